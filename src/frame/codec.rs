@@ -1,0 +1,547 @@
+//! The incremental decoder over the caller's `BytesMut` and the encoder into an output buffer.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::header::{FrameHeader, HeaderStatus, MAX_HEADER_LEN};
+use super::mask::apply_mask;
+use super::{OpCode, ProtocolError};
+use crate::Role;
+
+/// The default largest frame: 16 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 << 20;
+
+/// Payloads shorter than this are copied out of the input buffer rather than split off, so
+/// that a small delivered message never keeps a large read buffer alive.
+const ZERO_COPY_MIN: usize = 4096;
+
+/// The rules the decoder applies to each header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecoderConfig {
+    /// Frames must carry a mask (we are the server) or must not (we are the client)
+    /// (FR-07, FR-08).
+    pub expect_masked: bool,
+    /// The RSV bits a negotiated extension defines (low three bits, RSV1 = `0b100`). Any
+    /// other RSV bit fails the frame (FR-03).
+    pub allowed_rsv: u8,
+    /// The largest payload a single frame may declare (FR-14, close code 1009).
+    pub max_frame_size: u64,
+}
+
+impl DecoderConfig {
+    /// The rules for a decoder acting as `role`: no extension bits, a 16 MiB frame limit.
+    pub const fn new(role: Role) -> Self {
+        Self {
+            expect_masked: matches!(role, Role::Server),
+            allowed_rsv: 0,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+        }
+    }
+}
+
+/// A decoded frame: its header and its unmasked payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The header as received (the mask key is kept; the payload is already unmasked).
+    pub header: FrameHeader,
+    /// The unmasked payload.
+    pub payload: Bytes,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    /// Waiting for a complete header at the front of the buffer.
+    Header,
+    /// The header was consumed; the payload follows at the front of the buffer.
+    Payload {
+        header: FrameHeader,
+        /// Payload bytes not yet consumed from the buffer.
+        remaining: u64,
+        /// Payload bytes consumed so far (in streaming mode), for the mask phase.
+        consumed: u64,
+        /// How many bytes at the front of the buffer are already unmasked.
+        unmasked: usize,
+    },
+}
+
+/// An incremental frame decoder over the caller's [`BytesMut`].
+///
+/// [`decode`](Self::decode) consumes complete frames from the front of the buffer,
+/// unmasking their payload in place and splitting it off without copying (payloads under
+/// 4 KiB are copied instead, so a small message never pins a large read buffer). A frame's
+/// header is consumed as soon as it is complete and validated; the rest of an incomplete
+/// frame stays in the buffer. Feeding the same bytes in any split, down to one byte at a
+/// time, yields the same frames and the same error (FR-02).
+///
+/// Every rule of [`FrameHeader::parse`] is applied before any payload byte is looked at or
+/// any memory is reserved. After an error, the decoder's state is unspecified: stop using it.
+#[derive(Clone, Debug)]
+pub struct FrameDecoder {
+    config: DecoderConfig,
+    state: State,
+}
+
+impl FrameDecoder {
+    /// A decoder applying `config`.
+    pub const fn new(config: DecoderConfig) -> Self {
+        Self {
+            config,
+            state: State::Header,
+        }
+    }
+
+    /// The rules in force.
+    pub fn config(&self) -> &DecoderConfig {
+        &self.config
+    }
+
+    /// Changes the rules for the frames that follow (e.g. after an extension is negotiated).
+    pub fn set_config(&mut self, config: DecoderConfig) {
+        self.config = config;
+    }
+
+    /// Decodes the next complete frame from the front of `buf`, or returns `None` when more
+    /// bytes are needed. Bytes of an incomplete payload are unmasked in place as they arrive
+    /// and can be inspected with [`partial_payload`](Self::partial_payload).
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        self.parse_header(buf)?;
+        let State::Payload {
+            header,
+            remaining,
+            consumed,
+            unmasked,
+        } = &mut self.state
+        else {
+            return Ok(None);
+        };
+        let available = buf
+            .len()
+            .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+        if let Some(key) = header.mask {
+            apply_mask(
+                &mut buf[*unmasked..available],
+                key,
+                phase(*consumed, *unmasked),
+            );
+        }
+        *unmasked = available;
+        if (available as u64) < *remaining {
+            return Ok(None);
+        }
+        let header = *header;
+        let payload = split_payload(buf, available);
+        self.state = State::Header;
+        Ok(Some(Frame { header, payload }))
+    }
+
+    /// The header of the frame in progress and its payload bytes received (and unmasked) so
+    /// far, when a frame's header has been decoded but its payload is incomplete. Call after
+    /// [`decode`](Self::decode) returned `None`; the slice grows until the frame completes.
+    pub fn partial_payload<'b>(&self, buf: &'b BytesMut) -> Option<(&FrameHeader, &'b [u8])> {
+        match &self.state {
+            State::Payload {
+                header, unmasked, ..
+            } => Some((header, &buf[..*unmasked])),
+            State::Header => None,
+        }
+    }
+
+    /// Streaming decode: splits off whatever payload of the current frame is available.
+    ///
+    /// Returns a chunk as soon as at least one payload byte is present (or at once for an
+    /// empty frame), with flags telling whether it is the first and the last chunk of its
+    /// frame. `None` means more bytes are needed.
+    pub fn decode_chunk(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<FrameChunk>, ProtocolError> {
+        self.parse_header(buf)?;
+        let State::Payload {
+            header,
+            remaining,
+            consumed,
+            unmasked,
+        } = &mut self.state
+        else {
+            return Ok(None);
+        };
+        let available = buf
+            .len()
+            .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+        if available == 0 && *remaining > 0 {
+            return Ok(None);
+        }
+        if let Some(key) = header.mask {
+            apply_mask(
+                &mut buf[*unmasked..available],
+                key,
+                phase(*consumed, *unmasked),
+            );
+        }
+        let chunk = FrameChunk {
+            header: *header,
+            first: *consumed == 0,
+            last: available as u64 == *remaining,
+            payload: split_payload(buf, available),
+        };
+        *remaining -= available as u64;
+        *consumed += available as u64;
+        *unmasked = 0;
+        if chunk.last {
+            self.state = State::Header;
+        }
+        Ok(Some(chunk))
+    }
+
+    /// Payload bytes of the current frame still expected, or 0 between frames. A caller can
+    /// use it to size its next read.
+    pub fn payload_remaining(&self) -> u64 {
+        match self.state {
+            State::Payload { remaining, .. } => remaining,
+            State::Header => 0,
+        }
+    }
+
+    /// Whether the decoder is between frames (no header consumed for an unfinished frame).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Header)
+    }
+
+    fn parse_header(&mut self, buf: &mut BytesMut) -> Result<(), ProtocolError> {
+        if let State::Header = self.state {
+            if let HeaderStatus::Complete { header, len } = FrameHeader::parse(buf, &self.config)? {
+                buf.advance(len);
+                self.state = State::Payload {
+                    header,
+                    remaining: header.payload_len,
+                    consumed: 0,
+                    unmasked: 0,
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The mask phase of the byte at `offset` in the buffer, given how much of the frame's
+/// payload was consumed before the buffer's front.
+fn phase(consumed: u64, offset: usize) -> usize {
+    ((consumed as usize) & 3).wrapping_add(offset) & 3
+}
+
+/// Takes `n` bytes from the front of `buf`: split off without copying when the payload is
+/// large and dominates the buffer, copied otherwise (so it does not pin the buffer).
+fn split_payload(buf: &mut BytesMut, n: usize) -> Bytes {
+    // `capacity` covers the whole view of the buffer from its front, filled or not.
+    if n >= ZERO_COPY_MIN && n.saturating_mul(2) >= buf.capacity() {
+        buf.split_to(n).freeze()
+    } else {
+        let out = Bytes::copy_from_slice(&buf[..n]);
+        buf.advance(n);
+        out
+    }
+}
+
+/// A piece of a frame's payload, from [`FrameDecoder::decode_chunk`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameChunk {
+    /// The frame's header.
+    pub header: FrameHeader,
+    /// The first chunk of the frame.
+    pub first: bool,
+    /// The last chunk of the frame.
+    pub last: bool,
+    /// Unmasked payload bytes.
+    pub payload: Bytes,
+}
+
+/// A source of masking keys for client frames (FR-10, SEC-01).
+///
+/// The default, [`OsMaskKeys`], is cryptographically secure. Inject another source only for
+/// deterministic tests.
+pub trait MaskKeySource: Send {
+    /// A fresh key for the next frame.
+    fn next_key(&mut self) -> [u8; 4];
+}
+
+/// Masking keys from `rand`'s thread-local generator: a CSPRNG seeded and periodically
+/// reseeded from the operating system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsMaskKeys;
+
+impl MaskKeySource for OsMaskKeys {
+    fn next_key(&mut self) -> [u8; 4] {
+        use rand::Rng;
+        rand::rng().next_u32().to_ne_bytes()
+    }
+}
+
+impl<F: FnMut() -> [u8; 4] + Send> MaskKeySource for F {
+    fn next_key(&mut self) -> [u8; 4] {
+        self()
+    }
+}
+
+/// Encodes frames for one role: server frames unmasked, client frames masked with a fresh
+/// key per frame (FR-05, FR-06, FR-10).
+pub struct FrameEncoder {
+    role: Role,
+    keys: Box<dyn MaskKeySource>,
+}
+
+impl std::fmt::Debug for FrameEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameEncoder")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FrameEncoder {
+    /// An encoder for `role`, masking (as a client) with keys from [`OsMaskKeys`].
+    pub fn new(role: Role) -> Self {
+        Self::with_mask_keys(role, Box::new(OsMaskKeys))
+    }
+
+    /// An encoder with an injected key source (for deterministic tests).
+    pub fn with_mask_keys(role: Role, keys: Box<dyn MaskKeySource>) -> Self {
+        Self { role, keys }
+    }
+
+    /// The role this encoder writes for.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The header for a frame of this role: a fresh masking key when we are the client.
+    pub fn header(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload_len: u64) -> FrameHeader {
+        FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: match self.role {
+                Role::Client => Some(self.keys.next_key()),
+                Role::Server => None,
+            },
+            payload_len,
+        }
+    }
+
+    /// Appends a complete frame to `dst`: the header, then the payload, masked in `dst`
+    /// when we are the client (the caller's buffer is never modified, SEC-02). Does not
+    /// allocate when `dst` has room for the frame.
+    pub fn encode(
+        &mut self,
+        dst: &mut BytesMut,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        payload: &[u8],
+    ) {
+        let header = self.header(fin, rsv, opcode, payload.len() as u64);
+        encode_frame(dst, &header, payload);
+    }
+
+    /// Appends only the header to `dst`, for a payload the caller sends separately without a
+    /// copy. Only valid for the server role, whose payloads are not masked.
+    pub fn encode_header_unmasked(
+        &mut self,
+        dst: &mut BytesMut,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        payload_len: u64,
+    ) {
+        debug_assert!(
+            matches!(self.role, Role::Server),
+            "client frames must be masked"
+        );
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: None,
+            payload_len,
+        };
+        let mut out = [0; MAX_HEADER_LEN];
+        let n = header.encode(&mut out);
+        dst.extend_from_slice(&out[..n]);
+    }
+}
+
+/// Appends `header` and `payload` to `dst`, masking the payload in `dst` if the header has a
+/// key.
+pub(crate) fn encode_frame(dst: &mut BytesMut, header: &FrameHeader, payload: &[u8]) {
+    let mut out = [0; MAX_HEADER_LEN];
+    let n = header.encode(&mut out);
+    dst.reserve(n + payload.len());
+    dst.extend_from_slice(&out[..n]);
+    let start = dst.len();
+    dst.put_slice(payload);
+    if let Some(key) = header.mask {
+        apply_mask(&mut dst[start..], key, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(
+        cfg: DecoderConfig,
+        input: &[u8],
+        chunk: usize,
+    ) -> Result<Vec<Frame>, ProtocolError> {
+        let mut dec = FrameDecoder::new(cfg);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            while let Some(f) = dec.decode(&mut buf)? {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
+    // FR-01, FR-09: the section 5.7 examples, decode.
+    #[test]
+    fn fr01_rfc_examples_decode() {
+        let client = DecoderConfig::new(Role::Client);
+        let server = DecoderConfig::new(Role::Server);
+        let f = decode_all(client, &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f], 64).unwrap();
+        assert_eq!(&f[0].payload[..], b"Hello");
+        let masked = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        for chunk in 1..=masked.len() {
+            let f = decode_all(server, &masked, chunk).unwrap();
+            assert_eq!(&f[0].payload[..], b"Hello", "chunk {chunk}");
+        }
+        let frag = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
+        let f = decode_all(client, &frag, 1).unwrap();
+        assert_eq!((f[0].header.fin, &f[0].payload[..]), (false, &b"Hel"[..]));
+        assert_eq!(
+            (f[1].header.opcode, &f[1].payload[..]),
+            (OpCode::Continuation, &b"lo"[..])
+        );
+        let mut big = vec![0x82, 0x7e, 0x01, 0x00];
+        big.extend((0..256).map(|i| i as u8));
+        let f = decode_all(client, &big, 7).unwrap();
+        assert_eq!(f[0].payload.len(), 256);
+        let mut huge = vec![0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0];
+        huge.extend(std::iter::repeat_n(0xab, 65536));
+        let f = decode_all(client, &huge, 4096).unwrap();
+        assert_eq!(f[0].payload.len(), 65536);
+    }
+
+    // FR-01, FR-09: the section 5.7 examples, encode.
+    #[test]
+    fn fr01_rfc_examples_encode() {
+        let mut server = FrameEncoder::new(Role::Server);
+        let mut out = BytesMut::new();
+        server.encode(&mut out, true, 0, OpCode::Text, b"Hello");
+        assert_eq!(&out[..], &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        let mut client =
+            FrameEncoder::with_mask_keys(Role::Client, Box::new(|| [0x37, 0xfa, 0x21, 0x3d]));
+        let mut out = BytesMut::new();
+        client.encode(&mut out, true, 0, OpCode::Text, b"Hello");
+        assert_eq!(
+            &out[..],
+            &[
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+            ]
+        );
+        let mut out = BytesMut::new();
+        server.encode(&mut out, false, 0, OpCode::Text, b"Hel");
+        server.encode(&mut out, true, 0, OpCode::Continuation, b"lo");
+        assert_eq!(
+            &out[..],
+            &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]
+        );
+        let mut out = BytesMut::new();
+        server.encode(&mut out, true, 0, OpCode::Ping, b"Hello");
+        assert_eq!(&out[..], &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        let mut out = BytesMut::new();
+        client.encode(&mut out, true, 0, OpCode::Pong, b"Hello");
+        assert_eq!(
+            &out[..],
+            &[
+                0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+            ]
+        );
+    }
+
+    #[test]
+    fn encode_small_frame_does_not_allocate_with_room() {
+        let mut server = FrameEncoder::new(Role::Server);
+        let mut out = BytesMut::with_capacity(64);
+        let ptr = out.as_ptr();
+        server.encode(&mut out, true, 0, OpCode::Binary, &[1; 16]);
+        assert_eq!(out.as_ptr(), ptr, "the buffer was reallocated");
+    }
+
+    #[test]
+    fn partial_payload_is_unmasked_as_it_arrives() {
+        let mut dec = FrameDecoder::new(DecoderConfig::new(Role::Server));
+        let masked = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let mut buf = BytesMut::from(&masked[..8]);
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+        let (h, seen) = dec.partial_payload(&buf).unwrap();
+        assert_eq!((h.opcode, seen), (OpCode::Text, &b"He"[..]));
+        buf.extend_from_slice(&masked[8..10]);
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+        assert_eq!(dec.partial_payload(&buf).unwrap().1, b"Hell");
+        buf.extend_from_slice(&masked[10..]);
+        assert_eq!(
+            &dec.decode(&mut buf).unwrap().unwrap().payload[..],
+            b"Hello"
+        );
+        assert!(dec.is_idle() && buf.is_empty());
+    }
+
+    #[test]
+    fn chunk_decode_keeps_mask_phase() {
+        let mut dec = FrameDecoder::new(DecoderConfig::new(Role::Server));
+        let masked = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let mut buf = BytesMut::new();
+        let mut text = Vec::new();
+        let mut flags = Vec::new();
+        for b in masked {
+            buf.extend_from_slice(&[b]);
+            while let Some(c) = dec.decode_chunk(&mut buf).unwrap() {
+                text.extend_from_slice(&c.payload);
+                flags.push((c.first, c.last));
+            }
+        }
+        assert_eq!(&text, b"Hello");
+        assert_eq!(flags.first(), Some(&(true, false)));
+        assert_eq!(flags.last(), Some(&(false, true)));
+    }
+
+    #[test]
+    fn small_payload_copied_large_split_off() {
+        let mut dec = FrameDecoder::new(DecoderConfig::new(Role::Client));
+        let mut buf = BytesMut::with_capacity(1 << 16);
+        buf.extend_from_slice(&[0x82, 0x03, 1, 2, 3]);
+        let small = dec.decode(&mut buf).unwrap().unwrap();
+        let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+        assert!(
+            !range.contains(&(small.payload.as_ptr() as usize)),
+            "a 3-byte payload pins the read buffer"
+        );
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]);
+        buf.extend_from_slice(&vec![7; 65536]);
+        let start = buf.as_ptr() as usize + 10;
+        let big = dec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(
+            big.payload.as_ptr() as usize,
+            start,
+            "a 64 KiB payload was copied"
+        );
+    }
+}

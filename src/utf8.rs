@@ -1,0 +1,260 @@
+//! UTF-8 text as shared bytes, and an incremental, fail-fast validator (FR-23 to FR-27).
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::Bytes;
+
+/// Shared, immutable bytes that are guaranteed to be valid UTF-8.
+///
+/// Cloning is cheap (a reference count), and converting into [`Bytes`] never copies.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// An empty string.
+    pub const fn new() -> Self {
+        Self(Bytes::new())
+    }
+
+    /// A string from a static `str`, without copying.
+    pub const fn from_static(s: &'static str) -> Self {
+        Self(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// Checks `bytes` and wraps them, or gives them back with the error.
+    pub fn try_from_bytes(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
+        std::str::from_utf8(&bytes)?;
+        Ok(Self(bytes))
+    }
+
+    /// Wraps bytes that the caller has already validated.
+    pub(crate) fn from_bytes_unchecked(bytes: Bytes) -> Self {
+        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        Self(bytes)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // The invariant of the type: the bytes were validated on construction. The
+        // check here is repeated in safe code; it is a fast, linear scan and cannot fail.
+        match std::str::from_utf8(&self.0) {
+            Ok(s) => s,
+            Err(_) => unreachable!("Utf8Bytes holds valid UTF-8 by construction"),
+        }
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The underlying shared bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Utf8Bytes {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<[u8]> for Utf8Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_str(), f)
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    fn from(s: String) -> Self {
+        Self(Bytes::from(s))
+    }
+}
+
+impl From<&'static str> for Utf8Bytes {
+    fn from(s: &'static str) -> Self {
+        Self::from_static(s)
+    }
+}
+
+impl From<Utf8Bytes> for Bytes {
+    fn from(s: Utf8Bytes) -> Self {
+        s.0
+    }
+}
+
+impl PartialEq<str> for Utf8Bytes {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Utf8Bytes {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+/// Incremental UTF-8 validation over a message delivered in pieces.
+///
+/// Fail-fast (FR-25): [`feed`](Self::feed) reports an error as soon as the bytes seen so far
+/// cannot be the start of valid UTF-8, even when the piece ends in the middle of a code
+/// point or of a frame. A code point split across pieces is fine (FR-24); an incomplete
+/// code point at the end of the message is caught by [`finish`](Self::finish) (FR-26).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Utf8Validator {
+    /// The bytes of an incomplete code point at the end of the last piece.
+    partial: [u8; 4],
+    partial_len: u8,
+}
+
+/// The input can no longer become valid UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InvalidUtf8;
+
+impl Utf8Validator {
+    /// Validates the next piece. Returns how many bytes at the end of `piece` are an
+    /// incomplete code point held back for the next piece (0 to 3).
+    pub(crate) fn feed(&mut self, mut piece: &[u8]) -> Result<usize, InvalidUtf8> {
+        if self.partial_len > 0 {
+            // Complete the held code point with the first bytes of this piece.
+            let have = self.partial_len as usize;
+            let need = utf8_width(self.partial[0]).ok_or(InvalidUtf8)?;
+            let take = (need - have).min(piece.len());
+            self.partial[have..have + take].copy_from_slice(&piece[..take]);
+            let filled = have + take;
+            match std::str::from_utf8(&self.partial[..filled]) {
+                Ok(_) => {
+                    self.partial_len = 0;
+                    piece = &piece[take..];
+                }
+                Err(e) if e.error_len().is_some() => return Err(InvalidUtf8),
+                Err(_) => {
+                    // Still incomplete: the piece was too short to finish it.
+                    self.partial_len = filled as u8;
+                    return Ok(filled - have);
+                }
+            }
+        }
+        match std::str::from_utf8(piece) {
+            Ok(_) => Ok(0),
+            Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
+            Err(e) => {
+                let tail = &piece[e.valid_up_to()..];
+                self.partial[..tail.len()].copy_from_slice(tail);
+                self.partial_len = tail.len() as u8;
+                Ok(tail.len())
+            }
+        }
+    }
+
+    /// Ends the message: an incomplete code point left over is an error (FR-26).
+    pub(crate) fn finish(&mut self) -> Result<(), InvalidUtf8> {
+        let incomplete = self.partial_len != 0;
+        self.partial_len = 0;
+        if incomplete { Err(InvalidUtf8) } else { Ok(()) }
+    }
+
+    /// Whether an incomplete code point is held.
+    pub(crate) fn is_mid_char(&self) -> bool {
+        self.partial_len != 0
+    }
+
+    /// The bytes of the incomplete code point held back, if any.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.partial[..self.partial_len as usize]
+    }
+
+    /// Forgets any held state.
+    pub(crate) fn reset(&mut self) {
+        self.partial_len = 0;
+    }
+}
+
+/// The length of the UTF-8 sequence that starts with `first`, if it can start one.
+fn utf8_width(first: u8) -> Option<usize> {
+    match first {
+        0x00..=0x7f => Some(1),
+        0xc2..=0xdf => Some(2),
+        0xe0..=0xef => Some(3),
+        0xf0..=0xf4 => Some(4),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_all(pieces: &[&[u8]]) -> Result<(), InvalidUtf8> {
+        let mut v = Utf8Validator::default();
+        for p in pieces {
+            v.feed(p)?;
+        }
+        v.finish()
+    }
+
+    // FR-24: a code point split across pieces, one byte at a time.
+    #[test]
+    fn fr24_split_code_points_are_fine() {
+        let text = "κόσμε 𝄞 ok".as_bytes();
+        let pieces: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(feed_all(&pieces), Ok(()));
+    }
+
+    // FR-25: fail-fast inside a piece and at a piece boundary (Autobahn 6.4.1, 6.4.2).
+    #[test]
+    fn fr25_fail_fast() {
+        let mut v = Utf8Validator::default();
+        assert_eq!(
+            v.feed(&[
+                0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5
+            ]),
+            Ok(0)
+        );
+        assert_eq!(v.feed(&[0xf4]), Ok(1));
+        assert_eq!(v.feed(&[0x90]), Err(InvalidUtf8));
+    }
+
+    // FR-26: an incomplete sequence at the end of the message.
+    #[test]
+    fn fr26_incomplete_at_end() {
+        assert_eq!(feed_all(&[&[0xe2, 0x82]]), Err(InvalidUtf8));
+    }
+
+    // FR-27: overlong forms, surrogates and code points past U+10FFFF are invalid;
+    // U+FFFE and U+FFFF are valid.
+    #[test]
+    fn fr27_rfc3629_rules() {
+        assert_eq!(feed_all(&[&[0xc0, 0xaf]]), Err(InvalidUtf8));
+        assert_eq!(feed_all(&[&[0xf4, 0x90, 0x80, 0x80]]), Err(InvalidUtf8));
+        assert_eq!(feed_all(&[&[0xed, 0xa0], &[0x80]]), Err(InvalidUtf8));
+        assert_eq!(feed_all(&[&[0xef, 0xbf, 0xbf]]), Ok(()));
+        assert_eq!(feed_all(&[&[0xef], &[0xbf], &[0xbe]]), Ok(()));
+        assert_eq!(
+            feed_all(&[&[0xf8, 0x88, 0x80, 0x80, 0x80]]),
+            Err(InvalidUtf8)
+        );
+    }
+}
