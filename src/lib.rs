@@ -6,12 +6,18 @@ pub mod close;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
+mod message;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
-pub use config::{Config, Limits};
+pub use config::{Config, Limits, ReceiveMode};
+pub use connection::{
+    CloseKind, CloseOutcome, Connection, ConnectionState, Event, MessageType, PreparedMessage,
+    SendError, Transmit,
+};
 pub use error::Error;
 pub use utf8::Utf8Bytes;
 

@@ -92,9 +92,10 @@ impl From<String> for Utf8Bytes {
     }
 }
 
-impl From<&'static str> for Utf8Bytes {
-    fn from(s: &'static str) -> Self {
-        Self::from_static(s)
+impl From<&str> for Utf8Bytes {
+    /// Copies the text. Use [`Utf8Bytes::from_static`] to avoid the copy for a `&'static str`.
+    fn from(s: &str) -> Self {
+        Self(Bytes::copy_from_slice(s.as_bytes()))
     }
 }
 
@@ -176,19 +177,9 @@ impl Utf8Validator {
         if incomplete { Err(InvalidUtf8) } else { Ok(()) }
     }
 
-    /// Whether an incomplete code point is held.
-    pub(crate) fn is_mid_char(&self) -> bool {
-        self.partial_len != 0
-    }
-
     /// The bytes of the incomplete code point held back, if any.
     pub(crate) fn pending(&self) -> &[u8] {
         &self.partial[..self.partial_len as usize]
-    }
-
-    /// Forgets any held state.
-    pub(crate) fn reset(&mut self) {
-        self.partial_len = 0;
     }
 }
 

@@ -1,10 +1,498 @@
-//! The connection state machine after the handshake. Placeholder.
+//! The connection state machine after the opening handshake (RFC 6455 sections 5 to 7).
 
-/// A command was refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+mod event;
+mod outbox;
+mod send;
+mod timers;
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+pub use event::{CloseKind, CloseOutcome, Event, SendError, Timeout, Transmit};
+pub use send::{MessageType, PreparedMessage};
+
+use crate::Role;
+use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::config::Config;
+use crate::extensions::Extension;
+use crate::frame::{
+    DecoderConfig, FrameDecoder, FrameEncoder, MaskKeySource, OpCode, ProtocolError,
+};
+use crate::handshake::Negotiated;
+use crate::message::{Received, Receiver};
+use outbox::Outbox;
+use send::OutMessage;
+use timers::Keepalive;
+
+/// The lifecycle of a connection (RFC 6455 section 4 and 7, CL-01). A [`Connection`] starts
+/// open: the CONNECTING state belongs to the handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum SendError {
-    /// Placeholder.
-    #[error("closed")]
+pub enum ConnectionState {
+    /// Messages flow both ways.
+    Open,
+    /// A Close was sent or received; the close handshake or the transport close is pending.
+    Closing,
+    /// Over: [`Event::Closed`] was queued.
     Closed,
+}
+
+/// Where the connection is, with the data each phase needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// We sent Close and wait for the peer's (CL-08, CL-20).
+    CloseSent {
+        deadline: Option<Instant>,
+    },
+    /// Client: the close handshake completed; we wait for the server to close the transport
+    /// (CL-11).
+    AwaitingTransportClose {
+        deadline: Option<Instant>,
+    },
+    /// Over. Input is ignored, commands are refused.
+    Closed,
+}
+
+/// Whether the embedder was told to close the transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TransportClose {
+    NotYet,
+    Owed,
+    Given,
+}
+
+/// A WebSocket connection after the handshake: a sans-IO state machine.
+///
+/// It never touches a socket or a clock. Its methods come in four kinds:
+///
+/// - **Inputs** from the transport and the clock: [`handle_input`](Self::handle_input),
+///   [`handle_eof`](Self::handle_eof), [`handle_timeout`](Self::handle_timeout).
+/// - **Commands** from the application: [`send_text`](Self::send_text),
+///   [`send_binary`](Self::send_binary), [`send_ping`](Self::send_ping),
+///   [`send_pong`](Self::send_pong), [`close`](Self::close), the streaming send
+///   ([`begin_message`](Self::begin_message), [`continue_message`](Self::continue_message),
+///   [`finish_message`](Self::finish_message)) and [`send_prepared`](Self::send_prepared).
+/// - **Outputs**: [`poll_transmit`](Self::poll_transmit) (or the vectored pair
+///   [`transmit_chunks`](Self::transmit_chunks) / [`advance_transmit`](Self::advance_transmit)),
+///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout).
+/// - **Getters**: [`role`](Self::role), [`state`](Self::state),
+///   [`buffered_amount`](Self::buffered_amount), [`subprotocol`](Self::subprotocol).
+///
+/// **The loop.** After every input or command, the embedder MUST drain
+/// [`poll_transmit`](Self::poll_transmit) to the transport (closing it on
+/// [`Transmit::CloseTransport`]), drain [`poll_event`](Self::poll_event) to the application,
+/// and re-arm its timer from [`poll_timeout`](Self::poll_timeout). Times passed in must not go
+/// backwards.
+///
+/// **Peer misbehaviour** is handled here, not by the embedder: the Close frame with the right
+/// code (1002, 1007, 1009) is queued, then [`Transmit::CloseTransport`] and a terminal
+/// [`Event::Closed`] with [`CloseKind::Failed`]; later input is ignored.
+pub struct Connection {
+    role: Role,
+    state: State,
+    transport: TransportClose,
+    receiver: Receiver,
+    encoder: FrameEncoder,
+    outbox: Outbox,
+    events: VecDeque<Event>,
+    pending_pongs: VecDeque<Bytes>,
+    sending: Option<OutMessage>,
+    keepalive: Keepalive,
+    extension: Option<Box<dyn Extension>>,
+    subprotocol: Option<String>,
+    received_close: Option<Option<CloseFrame>>,
+    sent_close: Option<Option<CloseFrame>>,
+    /// A deadline that started the closing, reported in the outcome.
+    closing_cause: Option<Timeout>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("buffered", &self.outbox.len())
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// An open connection for `role`, as if a handshake had just completed at `now`.
+    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        let decoder = FrameDecoder::new(DecoderConfig {
+            max_frame_size: config.limits.max_frame_size,
+            ..DecoderConfig::new(role)
+        });
+        Self {
+            role,
+            state: State::Open,
+            transport: TransportClose::NotYet,
+            receiver: Receiver::new(decoder, config.receive_mode, &config.limits),
+            encoder: FrameEncoder::new(role),
+            outbox: Outbox::default(),
+            events: VecDeque::new(),
+            pending_pongs: VecDeque::new(),
+            sending: None,
+            keepalive: Keepalive::new(now),
+            extension: None,
+            subprotocol: None,
+            received_close: None,
+            sent_close: None,
+            closing_cause: None,
+            config,
+        }
+    }
+
+    /// A connection built from a completed handshake: it records the agreed subprotocol.
+    /// Bytes that followed the handshake head in the caller's buffer go to
+    /// [`handle_input`](Self::handle_input) next (HS-X-01, HS-X-02).
+    pub fn from_handshake(
+        role: Role,
+        negotiated: &Negotiated,
+        config: Config,
+        now: Instant,
+    ) -> Self {
+        let mut conn = Self::new(role, config, now);
+        conn.subprotocol.clone_from(&negotiated.subprotocol);
+        conn
+    }
+
+    /// Replaces the masking key source of a client (for deterministic tests). The default is
+    /// a CSPRNG ([`OsMaskKeys`](crate::frame::OsMaskKeys)); never use a predictable source in
+    /// production (SEC-01).
+    pub fn set_mask_key_source(&mut self, keys: Box<dyn MaskKeySource>) {
+        self.encoder = FrameEncoder::with_mask_keys(self.role, keys);
+    }
+
+    /// Installs a negotiated extension (the seam for permessage-deflate): its RSV bits are
+    /// accepted on the first frame of a message and its transform applies to every message.
+    pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
+        self.receiver.allow_rsv(extension.rsv_bits());
+        self.extension = Some(extension);
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> ConnectionState {
+        match self.state {
+            State::Open => ConnectionState::Open,
+            State::CloseSent { .. } | State::AwaitingTransportClose { .. } => {
+                ConnectionState::Closing
+            }
+            State::Closed => ConnectionState::Closed,
+        }
+    }
+
+    /// The subprotocol the handshake agreed on.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// Bytes queued for the transport and not yet handed out.
+    pub fn buffered_amount(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Heap bytes held by the connection's own buffers (output, events, reassembly). An idle
+    /// connection, with everything drained, holds none.
+    pub fn heap_capacity(&self) -> usize {
+        self.outbox.heap_capacity()
+            + self.events.capacity() * std::mem::size_of::<Event>()
+            + self.pending_pongs.capacity() * std::mem::size_of::<Bytes>()
+            + self.receiver.heap_capacity()
+    }
+
+    // ----- inputs -----
+
+    /// Consumes bytes from the peer at the front of `input`: every complete frame is taken
+    /// out; an incomplete frame's remainder stays in `input` for the next call.
+    ///
+    /// Returns `Err` when the input made us fail the connection (the peer broke the protocol).
+    /// The error is for logging: the Close frame with its code, the transport close and
+    /// [`Event::Closed`] are already queued, so keep draining outputs as usual. Input after
+    /// that, or after the peer's Close, is discarded (CL-09, CL-14).
+    pub fn handle_input(
+        &mut self,
+        now: Instant,
+        input: &mut BytesMut,
+    ) -> Result<(), ProtocolError> {
+        if !matches!(self.state, State::Open | State::CloseSent { .. }) {
+            input.clear();
+            return Ok(());
+        }
+        if !input.is_empty() {
+            self.keepalive.received(now);
+        }
+        loop {
+            let received = match self.receiver.next(input, self.extension.as_deref_mut()) {
+                Ok(Some(received)) => received,
+                Ok(None) => return Ok(()),
+                Err(err) => {
+                    input.clear();
+                    self.fail(err.clone());
+                    return Err(err);
+                }
+            };
+            match received {
+                Received::Data(event) => self.events.push_back(event),
+                Received::Ping(payload) => {
+                    if self.state == State::Open {
+                        if self.pending_pongs.len() >= self.config.limits.max_pending_pongs.max(1) {
+                            self.pending_pongs.pop_front();
+                        }
+                        self.pending_pongs.push_back(payload.clone());
+                    }
+                    self.events.push_back(Event::Ping(payload));
+                }
+                Received::Pong(payload) => {
+                    self.keepalive.pong(&payload);
+                    self.events.push_back(Event::Pong(payload));
+                }
+                Received::Close(frame) => {
+                    input.clear();
+                    self.on_close_received(now, frame);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The transport reached end of stream (the peer closed it, or it broke).
+    pub fn handle_eof(&mut self) {
+        match self.state {
+            State::Open | State::CloseSent { .. } => self.finish(CloseKind::TransportClosed, false),
+            State::AwaitingTransportClose { .. } => self.finish(CloseKind::Normal, true),
+            State::Closed => {}
+        }
+    }
+
+    /// The clock reached `now`. Early or repeated calls are harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Open => {
+                if self.keepalive.pong_overdue(now, &self.config) {
+                    self.time_out(Timeout::Pong);
+                } else if let Some(idle) = self
+                    .config
+                    .idle_timeout
+                    .filter(|_| self.keepalive.idle(now, &self.config))
+                {
+                    self.closing_cause = Some(Timeout::Idle(idle));
+                    self.start_close(
+                        now,
+                        Some(
+                            CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")
+                                .expect("a valid close frame"),
+                        ),
+                    );
+                } else if let Some(payload) = self.keepalive.ping_due(now, &self.config) {
+                    self.flush_pongs();
+                    self.outbox
+                        .push_frame(&mut self.encoder, true, 0, OpCode::Ping, &payload);
+                }
+            }
+            State::CloseSent {
+                deadline: Some(deadline),
+            } if now >= deadline => {
+                self.closing_cause = Some(Timeout::CloseHandshake);
+                self.finish(CloseKind::TimedOut(Timeout::CloseHandshake), false);
+            }
+            State::AwaitingTransportClose {
+                deadline: Some(deadline),
+            } if now >= deadline => {
+                self.finish(CloseKind::TimedOut(Timeout::TransportClose), true);
+            }
+            _ => {}
+        }
+    }
+
+    // ----- outputs -----
+
+    /// The next bytes to write, or [`Transmit::CloseTransport`] once everything owed was
+    /// handed out and the transport should close. Small frames are coalesced into one
+    /// chunk; a large server payload comes as its own chunk, not copied.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.outbox.is_empty() {
+            self.flush_pongs();
+        }
+        if let Some(chunk) = self.outbox.pop() {
+            return Some(Transmit::Bytes(chunk));
+        }
+        if self.transport == TransportClose::Owed {
+            self.transport = TransportClose::Given;
+            return Some(Transmit::CloseTransport);
+        }
+        None
+    }
+
+    /// Everything owed to the transport, as chunks for a vectored write. Follow with
+    /// [`advance_transmit`](Self::advance_transmit) by the number of bytes written, and call
+    /// [`poll_transmit`](Self::poll_transmit) once all is written to learn whether to close.
+    pub fn transmit_chunks(&mut self) -> impl Iterator<Item = &[u8]> {
+        if self.outbox.is_empty() {
+            self.flush_pongs();
+        }
+        self.outbox.chunks()
+    }
+
+    /// Drops `n` written bytes from the front of the output.
+    ///
+    /// # Panics
+    /// If `n` is more than [`buffered_amount`](Self::buffered_amount).
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.outbox.advance(n);
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            // Hold no memory while idle.
+            self.events = VecDeque::new();
+        }
+        event
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Open => self.keepalive.next_deadline(&self.config),
+            State::CloseSent { deadline } | State::AwaitingTransportClose { deadline } => deadline,
+            State::Closed => None,
+        }
+    }
+
+    // ----- commands: closing -----
+
+    /// Starts the close handshake with `code` and `reason` (CL-08). Data may still arrive
+    /// until the peer's Close; nothing but that is sent after ours (FR-32). Refused for codes
+    /// that may not be sent (1005, 1006, 1015, unassigned) and reasons over 123 bytes (CL-06).
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        let frame = CloseFrame::new(code, reason)?;
+        self.start_close(now, Some(frame));
+        Ok(())
+    }
+
+    fn start_close(&mut self, now: Instant, frame: Option<CloseFrame>) {
+        self.push_close(frame);
+        self.state = State::CloseSent {
+            deadline: self.config.close_timeout.map(|t| now + t),
+        };
+    }
+
+    /// Queues our Close after any pongs still owed. Never refused by backpressure.
+    fn push_close(&mut self, frame: Option<CloseFrame>) {
+        self.flush_pongs();
+        let payload = frame.as_ref().map_or_else(Bytes::new, CloseFrame::to_bytes);
+        self.outbox
+            .push_frame(&mut self.encoder, true, 0, OpCode::Close, &payload);
+        self.sent_close = Some(frame);
+        self.sending = None;
+    }
+
+    fn on_close_received(&mut self, now: Instant, frame: Option<CloseFrame>) {
+        self.received_close = Some(frame.clone());
+        self.events.push_back(Event::CloseReceived(frame.clone()));
+        if self.state == State::Open {
+            // Echo the code (CL-07); a Close without a code gets an empty one.
+            let reply = frame.map(|f| CloseFrame {
+                code: f.code,
+                reason: Default::default(),
+            });
+            self.push_close(reply);
+        }
+        // The close handshake is complete: both Close frames went (CL-08, CL-12).
+        match self.role {
+            Role::Server => self.finish(self.normal_kind(), true),
+            Role::Client => {
+                self.pending_pongs.clear();
+                self.state = State::AwaitingTransportClose {
+                    deadline: self.config.close_timeout.map(|t| now + t),
+                };
+            }
+        }
+    }
+
+    fn normal_kind(&self) -> CloseKind {
+        match self.closing_cause {
+            Some(cause) => CloseKind::TimedOut(cause),
+            None => CloseKind::Normal,
+        }
+    }
+
+    /// Fails the connection (RFC 6455 section 7.1.7): Close with the error's code if we had
+    /// not sent one, then the transport close.
+    fn fail(&mut self, err: ProtocolError) {
+        if self.state == State::Open {
+            self.pending_pongs.clear();
+            let code = err.close_code();
+            let reason = err.to_string();
+            let frame = CloseFrame::new(code, truncate_reason(&reason)).ok();
+            self.push_close(frame);
+        }
+        self.finish(CloseKind::Failed(err), false);
+    }
+
+    fn time_out(&mut self, which: Timeout) {
+        if self.state == State::Open {
+            self.pending_pongs.clear();
+            let frame = CloseFrame::new(CloseCode::INTERNAL_ERROR, "keepalive ping timeout").ok();
+            self.push_close(frame);
+        }
+        self.finish(CloseKind::TimedOut(which), false);
+    }
+
+    /// The end: the terminal event and the transport close, exactly once.
+    fn finish(&mut self, kind: CloseKind, clean: bool) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        self.sending = None;
+        self.pending_pongs = VecDeque::new();
+        if self.transport == TransportClose::NotYet {
+            self.transport = TransportClose::Owed;
+        }
+        self.events.push_back(Event::Closed(CloseOutcome {
+            kind,
+            received: self.received_close.take(),
+            sent: self.sent_close.take(),
+            clean,
+        }));
+    }
+
+    /// Moves owed pongs into the output, in the order their pings arrived.
+    fn flush_pongs(&mut self) {
+        while let Some(payload) = self.pending_pongs.pop_front() {
+            self.outbox
+                .push_frame(&mut self.encoder, true, 0, OpCode::Pong, &payload);
+        }
+        if self.pending_pongs.capacity() > 0 {
+            self.pending_pongs = VecDeque::new();
+        }
+    }
+}
+
+/// A reason that fits in a Close frame, cut on a character boundary.
+fn truncate_reason(reason: &str) -> &str {
+    if reason.len() <= MAX_REASON_LEN {
+        return reason;
+    }
+    let mut end = MAX_REASON_LEN;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }

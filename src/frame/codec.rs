@@ -192,6 +192,42 @@ impl FrameDecoder {
         Ok(Some(chunk))
     }
 
+    /// Parses the next frame's header if none is in progress, and returns the header of the
+    /// frame in progress (`None`: the header is not complete yet).
+    pub fn header(&mut self, buf: &mut BytesMut) -> Result<Option<&FrameHeader>, ProtocolError> {
+        self.parse_header(buf)?;
+        Ok(match &self.state {
+            State::Payload { header, .. } => Some(header),
+            State::Header => None,
+        })
+    }
+
+    /// Splits off the first `n` payload bytes of the frame in progress. They must already be
+    /// unmasked: `n` is at most the length of [`partial_payload`](Self::partial_payload).
+    ///
+    /// # Panics
+    /// If `n` is larger than the unmasked bytes available.
+    pub fn take_partial(&mut self, buf: &mut BytesMut, n: usize) -> Bytes {
+        let State::Payload {
+            remaining,
+            consumed,
+            unmasked,
+            ..
+        } = &mut self.state
+        else {
+            assert_eq!(n, 0, "no frame in progress");
+            return Bytes::new();
+        };
+        assert!(n <= *unmasked, "took more payload than is unmasked");
+        *remaining -= n as u64;
+        *consumed += n as u64;
+        *unmasked -= n;
+        if *remaining == 0 {
+            self.state = State::Header;
+        }
+        split_payload(buf, n)
+    }
+
     /// Payload bytes of the current frame still expected, or 0 between frames. A caller can
     /// use it to size its next read.
     pub fn payload_remaining(&self) -> u64 {

@@ -4,6 +4,7 @@ mod codec;
 mod header;
 pub(crate) mod mask;
 
+pub(crate) use codec::encode_frame;
 pub use codec::{
     DEFAULT_MAX_FRAME_SIZE, DecoderConfig, Frame, FrameChunk, FrameDecoder, FrameEncoder,
     MaskKeySource, OsMaskKeys,

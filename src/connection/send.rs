@@ -1,0 +1,235 @@
+//! The sending commands: whole messages with automatic fragmentation, the streaming send,
+//! control frames and prepared (encode-once) messages.
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Connection, SendError, State};
+use crate::Role;
+use crate::frame::{FrameEncoder, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::utf8::{Utf8Bytes, Utf8Validator};
+
+/// The type of a data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageType {
+    /// UTF-8 text.
+    Text,
+    /// Binary data.
+    Binary,
+}
+
+impl MessageType {
+    fn opcode(self) -> OpCode {
+        match self {
+            Self::Text => OpCode::Text,
+            Self::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// A streamed message being sent.
+#[derive(Debug)]
+pub(super) struct OutMessage {
+    kind: MessageType,
+    utf8: Utf8Validator,
+    started: bool,
+}
+
+/// A message encoded once, to be sent on many server connections without re-encoding (for
+/// example a chat broadcast). Cloning is cheap. On a client connection, or when an extension
+/// transforms messages, it is encoded per connection from its payload.
+#[derive(Clone, Debug)]
+pub struct PreparedMessage {
+    kind: MessageType,
+    payload: Bytes,
+    /// The unmasked frame, as a server sends it.
+    frame: Bytes,
+}
+
+impl PreparedMessage {
+    /// A text message.
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Self::new(MessageType::Text, text.into().into_bytes())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Self::new(MessageType::Binary, data.into())
+    }
+
+    fn new(kind: MessageType, payload: Bytes) -> Self {
+        let mut frame = BytesMut::new();
+        FrameEncoder::new(Role::Server).encode(&mut frame, true, 0, kind.opcode(), &payload);
+        Self {
+            kind,
+            payload,
+            frame: frame.freeze(),
+        }
+    }
+
+    /// The message's payload.
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+}
+
+impl Connection {
+    /// Sends a text message, split into frames of at most
+    /// [`Config::max_send_frame_size`](crate::Config::max_send_frame_size).
+    pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), SendError> {
+        self.send_message(OpCode::Text, text.into().into_bytes())
+    }
+
+    /// Sends a binary message. A server sends a large `Bytes` payload without copying it.
+    pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_message(OpCode::Binary, data.into())
+    }
+
+    /// Sends a message prepared once for many connections.
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        if self.role == Role::Server
+            && self.extension.is_none()
+            && message.payload.len() <= self.config.max_send_frame_size
+        {
+            self.check_data()?;
+            self.flush_pongs();
+            self.outbox.push_encoded(&message.frame);
+            Ok(())
+        } else {
+            self.send_message(message.kind.opcode(), message.payload.clone())
+        }
+    }
+
+    /// Sends a Ping (FR-31). The payload is at most 125 bytes.
+    pub fn send_ping(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload.into())
+    }
+
+    /// Sends an unsolicited Pong (a one-way heartbeat). Pongs owed for received Pings are
+    /// sent automatically.
+    pub fn send_pong(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload.into())
+    }
+
+    /// Starts a streamed message of `kind`, for messages larger than memory. Send its data
+    /// with [`continue_message`](Self::continue_message) and end it with
+    /// [`finish_message`](Self::finish_message). Control frames may be sent in between; a
+    /// second message may not until this one is finished (FR-22). Streamed messages are not
+    /// transformed by an extension.
+    pub fn begin_message(&mut self, kind: MessageType) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.sending = Some(OutMessage {
+            kind,
+            utf8: Utf8Validator::default(),
+            started: false,
+        });
+        Ok(())
+    }
+
+    /// Sends the next part of the streamed message, as one or more non-final frames. Text
+    /// parts may split a character; the text as a whole must be valid UTF-8.
+    pub fn continue_message(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.stream_part(data.into(), false)
+    }
+
+    /// Sends the last part of the streamed message (possibly empty) and ends it.
+    pub fn finish_message(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.stream_part(data.into(), true)
+    }
+
+    fn stream_part(&mut self, data: Bytes, fin: bool) -> Result<(), SendError> {
+        self.check_data()?;
+        let Some(message) = &mut self.sending else {
+            return Err(SendError::NoMessageInProgress);
+        };
+        if message.kind == MessageType::Text {
+            let mut utf8 = message.utf8.clone();
+            utf8.feed(&data).map_err(|_| SendError::InvalidUtf8)?;
+            if fin {
+                utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
+            }
+            message.utf8 = utf8;
+        }
+        if data.is_empty() && !fin {
+            return Ok(());
+        }
+        let first = if message.started {
+            OpCode::Continuation
+        } else {
+            message.kind.opcode()
+        };
+        message.started = true;
+        if fin {
+            self.sending = None;
+        }
+        self.flush_pongs();
+        self.push_fragments(first, 0, data, fin);
+        Ok(())
+    }
+
+    fn send_message(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        self.check_data()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let (payload, rsv) = match &mut self.extension {
+            Some(ext) => ext
+                .encode_message(opcode, payload)
+                .map_err(SendError::Extension)?,
+            None => (payload, 0),
+        };
+        self.flush_pongs();
+        self.push_fragments(opcode, rsv, payload, true);
+        Ok(())
+    }
+
+    /// Queues `payload` as frames of at most `max_send_frame_size`: the first with `opcode`
+    /// and `rsv`, the rest as continuations; the last has FIN when `fin`.
+    fn push_fragments(&mut self, opcode: OpCode, rsv: u8, payload: Bytes, fin: bool) {
+        let max = self.config.max_send_frame_size.max(1);
+        let mut opcode = opcode;
+        let mut rsv = rsv;
+        let mut rest = payload;
+        loop {
+            let piece = rest.split_to(rest.len().min(max));
+            let last = rest.is_empty();
+            self.outbox
+                .push_frame(&mut self.encoder, fin && last, rsv, opcode, &piece);
+            if last {
+                return;
+            }
+            opcode = OpCode::Continuation;
+            rsv = 0;
+        }
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLarge(payload.len()));
+        }
+        self.check_data()?;
+        self.flush_pongs();
+        self.outbox
+            .push_frame(&mut self.encoder, true, 0, opcode, &payload);
+        Ok(())
+    }
+
+    /// Data and application control frames need an open connection and room in the output.
+    fn check_data(&self) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        let limit = self.config.limits.max_buffered_output;
+        if self.outbox.len() >= limit {
+            return Err(SendError::Backpressure {
+                buffered: self.outbox.len(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,317 @@
+//! The receive side: frames to messages. Reassembly with limits, incremental fail-fast UTF-8
+//! validation, whole or streaming delivery.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::close::CloseFrame;
+use crate::config::{Limits, ReceiveMode};
+use crate::connection::Event;
+use crate::extensions::Extension;
+use crate::frame::{FrameDecoder, FrameHeader, OpCode, ProtocolError};
+use crate::utf8::{Utf8Bytes, Utf8Validator};
+
+/// One thing decoded from the input.
+#[derive(Debug)]
+pub(crate) enum Received {
+    /// A message, or a chunk of one in streaming mode.
+    Data(Event),
+    Ping(Bytes),
+    Pong(Bytes),
+    Close(Option<CloseFrame>),
+}
+
+/// The data message being received.
+#[derive(Debug)]
+struct InMessage {
+    text: bool,
+    /// Extension bits of its first frame: the message is transformed when non-zero.
+    rsv: u8,
+    /// Bytes charged against the message limit so far.
+    charged: u64,
+    /// Reassembled payload (whole mode, or a transformed message in any mode).
+    data: BytesMut,
+}
+
+/// Frames to messages.
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    decoder: FrameDecoder,
+    mode: ReceiveMode,
+    max_message_size: u64,
+    message: Option<InMessage>,
+    /// The header checks ran for the frame in progress.
+    frame_checked: bool,
+    /// Payload bytes of the frame in progress at the front of the buffer already validated.
+    seen: usize,
+    utf8: Utf8Validator,
+    /// Streaming text: the start of a code point that ended the previous frame.
+    carry: ([u8; 4], u8),
+}
+
+impl Receiver {
+    pub(crate) fn new(decoder: FrameDecoder, mode: ReceiveMode, limits: &Limits) -> Self {
+        Self {
+            decoder,
+            mode,
+            max_message_size: limits.max_message_size,
+            message: None,
+            frame_checked: false,
+            seen: 0,
+            utf8: Utf8Validator::default(),
+            carry: ([0; 4], 0),
+        }
+    }
+
+    /// Decodes the next message, message chunk or control frame from the front of `buf`.
+    pub(crate) fn next(
+        &mut self,
+        buf: &mut BytesMut,
+        mut ext: Option<&mut (dyn Extension + 'static)>,
+    ) -> Result<Option<Received>, ProtocolError> {
+        loop {
+            let Some(&header) = self.decoder.header(buf)? else {
+                return Ok(None);
+            };
+            if !self.frame_checked {
+                self.check_header(&header)?;
+                self.frame_checked = true;
+            }
+            if header.opcode.is_control() {
+                let Some(frame) = self.decoder.decode(buf)? else {
+                    return Ok(None);
+                };
+                self.end_frame();
+                return Ok(Some(match header.opcode {
+                    OpCode::Ping => Received::Ping(frame.payload),
+                    OpCode::Pong => Received::Pong(frame.payload),
+                    _ => Received::Close(CloseFrame::parse(&frame.payload)?),
+                }));
+            }
+            let transformed = self.message.as_ref().is_some_and(|m| m.rsv != 0);
+            let got = if transformed || self.mode == ReceiveMode::Whole {
+                self.whole_frame(buf, &header, ext.as_deref_mut())?
+            } else {
+                self.streaming_frame(buf, &header)?
+            };
+            match got {
+                Step::NeedMore => return Ok(None),
+                Step::Continue => continue,
+                Step::Deliver(event) => return Ok(Some(Received::Data(event))),
+            }
+        }
+    }
+
+    /// The rules decided from a data or control frame's header, once per frame.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        // RSV bits an extension allowed are valid only on the first frame of a data message
+        // (PMD-F-01); the decoder already rejected bits no extension allows (FR-03).
+        if header.rsv != 0 && !matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            return Err(ProtocolError::ReservedBits(header.rsv));
+        }
+        match (header.opcode, &mut self.message) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation);
+            }
+            (OpCode::Continuation, Some(message)) => {
+                if self.mode == ReceiveMode::Whole || message.rsv != 0 {
+                    message.charged += header.payload_len + Limits::FRAGMENT_OVERHEAD;
+                    if message.charged > self.max_message_size {
+                        return Err(ProtocolError::MessageTooLarge {
+                            max: self.max_message_size,
+                        });
+                    }
+                }
+            }
+            (OpCode::Text | OpCode::Binary, None) => {
+                let whole = self.mode == ReceiveMode::Whole || header.rsv != 0;
+                if whole && header.payload_len > self.max_message_size {
+                    return Err(ProtocolError::MessageTooLarge {
+                        max: self.max_message_size,
+                    });
+                }
+                self.message = Some(InMessage {
+                    text: header.opcode == OpCode::Text,
+                    rsv: header.rsv,
+                    charged: header.payload_len,
+                    data: BytesMut::new(),
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn end_frame(&mut self) {
+        self.frame_checked = false;
+        self.seen = 0;
+    }
+
+    /// Whole-message delivery (and any transformed message).
+    fn whole_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        header: &FrameHeader,
+        ext: Option<&mut (dyn Extension + 'static)>,
+    ) -> Result<Step, ProtocolError> {
+        let (text, rsv) = match &self.message {
+            Some(message) => (message.text, message.rsv),
+            None => unreachable!("check_header starts a message for every data frame"),
+        };
+        let validate = text && rsv == 0;
+        let Some(frame) = self.decoder.decode(buf)? else {
+            // Fail fast on the payload received so far (FR-25).
+            if validate {
+                if let Some((_, partial)) = self.decoder.partial_payload(buf) {
+                    self.utf8
+                        .feed(&partial[self.seen..])
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    self.seen = partial.len();
+                }
+            }
+            return Ok(Step::NeedMore);
+        };
+        if validate {
+            self.utf8
+                .feed(&frame.payload[self.seen..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        self.end_frame();
+        if !header.fin {
+            if let Some(message) = &mut self.message {
+                message.data.extend_from_slice(&frame.payload);
+            }
+            return Ok(Step::Continue);
+        }
+        let Some(mut message) = self.message.take() else {
+            unreachable!("check_header starts a message for every data frame")
+        };
+        let payload = if message.data.is_empty() {
+            frame.payload
+        } else {
+            message.data.extend_from_slice(&frame.payload);
+            message.data.freeze()
+        };
+        let payload = match (message.rsv, ext) {
+            (0, _) => payload,
+            (rsv, Some(ext)) => ext.decode_message(rsv, payload, self.max_message_size)?,
+            (rsv, None) => return Err(ProtocolError::ReservedBits(rsv)),
+        };
+        Ok(Step::Deliver(if message.text {
+            if validate {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            } else {
+                std::str::from_utf8(&payload).map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            Event::Text(Utf8Bytes::from_bytes_unchecked(payload))
+        } else {
+            Event::Binary(payload)
+        }))
+    }
+
+    /// Streaming delivery of an untransformed data frame.
+    fn streaming_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        header: &FrameHeader,
+    ) -> Result<Step, ProtocolError> {
+        let text = self.message.as_ref().is_some_and(|m| m.text);
+        let Some(frame) = self.decoder.decode(buf)? else {
+            let Some((_, partial)) = self.decoder.partial_payload(buf) else {
+                return Ok(Step::NeedMore);
+            };
+            let available = partial.len();
+            let deliverable = if text {
+                self.utf8
+                    .feed(&partial[self.seen..])
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+                self.seen = available;
+                available - self.utf8.pending().len().min(available)
+            } else {
+                available
+            };
+            if deliverable == 0 {
+                return Ok(Step::NeedMore);
+            }
+            let data = self.decoder.take_partial(buf, deliverable);
+            self.seen -= deliverable.min(self.seen);
+            return Ok(Step::Deliver(self.chunk(text, data, false, false)));
+        };
+        let fin = header.fin;
+        let mut payload = frame.payload;
+        if text {
+            self.utf8
+                .feed(&payload[self.seen..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            if fin {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        }
+        self.end_frame();
+        let mut next_carry = ([0; 4], 0);
+        if text && !fin {
+            let held = self.utf8.pending();
+            let in_frame = held.len().min(payload.len());
+            next_carry.0[..held.len()].copy_from_slice(held);
+            next_carry.1 = held.len() as u8;
+            if held.len() > payload.len() {
+                // The previous carry is still incomplete: it moves on with this frame's bytes.
+                self.carry = ([0; 4], 0);
+            }
+            payload.truncate(payload.len() - in_frame);
+        }
+        if fin {
+            self.message = None;
+        }
+        let event = if payload.is_empty() && self.carry.1 == 0 && !fin {
+            None
+        } else {
+            Some(self.chunk(text, payload, true, fin))
+        };
+        self.carry = next_carry;
+        Ok(event.map_or(Step::Continue, Step::Deliver))
+    }
+
+    /// A chunk event, with any carried start of a code point put in front.
+    fn chunk(&mut self, text: bool, data: Bytes, frame_fin: bool, fin: bool) -> Event {
+        if !text {
+            return Event::BinaryChunk {
+                data,
+                frame_fin,
+                fin,
+            };
+        }
+        let data = if self.carry.1 == 0 {
+            data
+        } else {
+            let mut joined = BytesMut::with_capacity(self.carry.1 as usize + data.len());
+            joined.extend_from_slice(&self.carry.0[..self.carry.1 as usize]);
+            joined.extend_from_slice(&data);
+            self.carry = ([0; 4], 0);
+            joined.freeze()
+        };
+        Event::TextChunk {
+            data: Utf8Bytes::from_bytes_unchecked(data),
+            frame_fin,
+            fin,
+        }
+    }
+
+    /// Heap bytes held for a message in progress.
+    pub(crate) fn heap_capacity(&self) -> usize {
+        self.message.as_ref().map_or(0, |m| m.data.capacity())
+    }
+
+    /// Lets an extension's RSV bits through the decoder.
+    pub(crate) fn allow_rsv(&mut self, bits: u8) {
+        let mut config = *self.decoder.config();
+        config.allowed_rsv = bits;
+        self.decoder.set_config(config);
+    }
+}
+
+enum Step {
+    NeedMore,
+    Continue,
+    Deliver(Event),
+}
