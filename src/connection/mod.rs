@@ -436,7 +436,8 @@ impl Connection {
     /// not sent one, then the transport close.
     fn fail(&mut self, err: ProtocolError) {
         if self.state == State::Open {
-            self.pending_pongs.clear();
+            // Pongs owed for pings that arrived before the violation still go first, so the
+            // output does not depend on how the input was split.
             let code = err.close_code();
             let reason = err.to_string();
             let frame = CloseFrame::new(code, truncate_reason(&reason)).ok();
@@ -447,7 +448,6 @@ impl Connection {
 
     fn time_out(&mut self, which: Timeout) {
         if self.state == State::Open {
-            self.pending_pongs.clear();
             let frame = CloseFrame::new(CloseCode::INTERNAL_ERROR, "keepalive ping timeout").ok();
             self.push_close(frame);
         }

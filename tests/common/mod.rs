@@ -1,0 +1,356 @@
+//! Test harness: feed bytes to one connection in any split, or drive a client/server pair in
+//! memory with virtual time. No sockets, no sleeps; every loop is bounded.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use rfc6455::frame::{FrameEncoder, OpCode};
+use rfc6455::{Config, Connection, Event, Role, Transmit};
+
+/// How to cut an input into pieces.
+#[derive(Clone, Copy, Debug)]
+pub enum Split {
+    Whole,
+    OneByte,
+    Random(u64),
+}
+
+pub const SPLITS: [Split; 5] = [
+    Split::Whole,
+    Split::OneByte,
+    Split::Random(1),
+    Split::Random(2),
+    Split::Random(0xdead_beef),
+];
+
+/// A tiny deterministic generator (xorshift) for splits.
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+pub fn pieces(input: &[u8], split: Split) -> Vec<&[u8]> {
+    match split {
+        Split::Whole => vec![input],
+        Split::OneByte => input.chunks(1).collect(),
+        Split::Random(seed) => {
+            let mut rng = Rng::new(seed);
+            let mut out = Vec::new();
+            let mut rest = input;
+            while !rest.is_empty() {
+                let n = 1 + rng.below(rest.len().min(64));
+                out.push(&rest[..n]);
+                rest = &rest[n..];
+            }
+            out
+        }
+    }
+}
+
+/// What a connection did with some input.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub events: Vec<Event>,
+    /// Everything it wrote, concatenated.
+    pub wire: Vec<u8>,
+    pub closed_transport: bool,
+    pub error: Option<rfc6455::frame::ProtocolError>,
+}
+
+pub fn t0() -> Instant {
+    // One fixed origin per process keeps virtual times comparable.
+    static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *T0.get_or_init(Instant::now)
+}
+
+/// A connection with deterministic masking keys.
+pub fn conn(role: Role, config: Config) -> Connection {
+    let mut c = Connection::new(role, config, t0());
+    let mut n: u8 = 0;
+    c.set_mask_key_source(Box::new(move || {
+        n = n.wrapping_add(1);
+        [n, 0x5a, 0xa5, n ^ 0xff]
+    }));
+    c
+}
+
+pub fn drain(conn: &mut Connection, out: &mut Outcome) {
+    for _ in 0..100_000 {
+        match conn.poll_transmit() {
+            Some(Transmit::Bytes(b)) => out.wire.extend_from_slice(&b),
+            Some(Transmit::CloseTransport) => {
+                assert!(!out.closed_transport, "CloseTransport given twice");
+                out.closed_transport = true;
+            }
+            None => break,
+        }
+    }
+    while let Some(e) = conn.poll_event() {
+        out.events.push(e);
+    }
+}
+
+/// Feeds `input` to `conn` in the given split, draining after every piece, then EOF if `eof`.
+pub fn feed_conn(conn: &mut Connection, input: &[u8], split: Split, eof: bool) -> Outcome {
+    let mut out = Outcome {
+        events: Vec::new(),
+        wire: Vec::new(),
+        closed_transport: false,
+        error: None,
+    };
+    let mut buf = BytesMut::new();
+    for piece in pieces(input, split) {
+        buf.extend_from_slice(piece);
+        if let Err(e) = conn.handle_input(t0(), &mut buf) {
+            assert!(out.error.is_none(), "two errors reported");
+            out.error = Some(e);
+        }
+        drain(conn, &mut out);
+    }
+    if eof {
+        conn.handle_eof();
+        drain(conn, &mut out);
+    }
+    out
+}
+
+/// Feeds `input` to a fresh connection of `role` in every split; asserts identical outcomes
+/// and returns it.
+pub fn feed_all_splits(role: Role, config: &Config, input: &[u8]) -> Outcome {
+    let mut first: Option<Outcome> = None;
+    for split in SPLITS {
+        let mut c = conn(role, config.clone());
+        let got = feed_conn(&mut c, input, split, false);
+        match &first {
+            None => first = Some(got),
+            Some(expect) => assert_eq!(&got, expect, "split {split:?} differs"),
+        }
+    }
+    first.unwrap()
+}
+
+pub fn feed(role: Role, input: &[u8]) -> Outcome {
+    feed_all_splits(role, &Config::default(), input)
+}
+
+/// One frame as the peer of `role` would send it: masked when we are the server.
+pub fn frame_to(role: Role, fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    frame_rsv_to(role, fin, 0, opcode, payload)
+}
+
+pub fn frame_rsv_to(role: Role, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let peer = match role {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    };
+    let mut enc = FrameEncoder::with_mask_keys(peer, Box::new(|| [0x37, 0xfa, 0x21, 0x3d]));
+    let mut out = BytesMut::new();
+    enc.encode(&mut out, fin, rsv, opcode, payload);
+    out.to_vec()
+}
+
+/// Decodes everything a connection of `role` wrote, as the peer would see it:
+/// (fin, opcode, payload) per frame.
+pub fn frames_from(role: Role, wire: &[u8]) -> Vec<(bool, u8, OpCode, Bytes)> {
+    let peer = match role {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    };
+    let mut dec = rfc6455::frame::FrameDecoder::new(rfc6455::frame::DecoderConfig {
+        allowed_rsv: 0b111,
+        max_frame_size: u64::MAX >> 1,
+        ..rfc6455::frame::DecoderConfig::new(peer)
+    });
+    let mut buf = BytesMut::from(wire);
+    let mut out = Vec::new();
+    while let Some(f) = dec.decode(&mut buf).expect("our own output decodes") {
+        out.push((f.header.fin, f.header.rsv, f.header.opcode, f.payload));
+    }
+    assert!(buf.is_empty(), "trailing bytes in our output");
+    out
+}
+
+/// The code of the Close frame a connection wrote, if any.
+pub fn close_code_on_wire(role: Role, wire: &[u8]) -> Option<u16> {
+    frames_from(role, wire)
+        .into_iter()
+        .find(|f| f.2 == OpCode::Close)
+        .map(|f| {
+            if f.3.len() >= 2 {
+                u16::from_be_bytes([f.3[0], f.3[1]])
+            } else {
+                1005
+            }
+        })
+}
+
+/// A client and a server joined in memory, with a virtual clock.
+pub struct Pair {
+    pub client: Connection,
+    pub server: Connection,
+    pub now: Instant,
+    pub client_events: Vec<Event>,
+    pub server_events: Vec<Event>,
+    to_server: BytesMut,
+    to_client: BytesMut,
+    pub client_closed_transport: bool,
+    pub server_closed_transport: bool,
+    /// When set, bytes each side writes are held back instead of delivered.
+    pub hold_to_server: bool,
+    pub hold_to_client: bool,
+}
+
+impl Pair {
+    pub fn new(client: Config, server: Config) -> Self {
+        Self {
+            client: conn(Role::Client, client),
+            server: conn(Role::Server, server),
+            now: t0(),
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+            to_server: BytesMut::new(),
+            to_client: BytesMut::new(),
+            client_closed_transport: false,
+            server_closed_transport: false,
+            hold_to_server: false,
+            hold_to_client: false,
+        }
+    }
+
+    pub fn default_pair() -> Self {
+        Self::new(Config::default(), Config::default())
+    }
+
+    /// Moves bytes and events until nothing changes (bounded).
+    pub fn drive(&mut self) {
+        for _ in 0..10_000 {
+            let mut progress = false;
+            progress |= pump(
+                &mut self.client,
+                &mut self.to_server,
+                &mut self.client_closed_transport,
+                &mut self.client_events,
+            );
+            progress |= pump(
+                &mut self.server,
+                &mut self.to_client,
+                &mut self.server_closed_transport,
+                &mut self.server_events,
+            );
+            if !self.hold_to_server && (!self.to_server.is_empty() || self.client_closed_transport)
+            {
+                if !self.to_server.is_empty() {
+                    let _ = self.server.handle_input(self.now, &mut self.to_server);
+                    progress = true;
+                }
+                if self.client_closed_transport
+                    && self.to_server.is_empty()
+                    && self.server.state() != rfc6455::ConnectionState::Closed
+                {
+                    self.server.handle_eof();
+                    progress = true;
+                }
+            }
+            if !self.hold_to_client && (!self.to_client.is_empty() || self.server_closed_transport)
+            {
+                if !self.to_client.is_empty() {
+                    let _ = self.client.handle_input(self.now, &mut self.to_client);
+                    progress = true;
+                }
+                if self.server_closed_transport
+                    && self.to_client.is_empty()
+                    && self.client.state() != rfc6455::ConnectionState::Closed
+                {
+                    self.client.handle_eof();
+                    progress = true;
+                }
+            }
+            if !progress {
+                return;
+            }
+        }
+        panic!("pair did not settle");
+    }
+
+    /// Advances the virtual clock to `now + by`, firing timers as they fall due (bounded).
+    pub fn advance(&mut self, by: Duration) {
+        let end = self.now + by;
+        for _ in 0..10_000 {
+            let next = [self.client.poll_timeout(), self.server.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .filter(|t| *t <= end)
+                .min();
+            let Some(t) = next else {
+                self.now = end;
+                self.drive();
+                return;
+            };
+            self.now = self.now.max(t);
+            self.client.handle_timeout(self.now);
+            self.server.handle_timeout(self.now);
+            self.drive();
+        }
+        panic!("timers did not settle");
+    }
+
+    pub fn take_server_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.server_events)
+    }
+
+    pub fn take_client_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.client_events)
+    }
+}
+
+fn pump(
+    conn: &mut Connection,
+    wire: &mut BytesMut,
+    closed: &mut bool,
+    events: &mut Vec<Event>,
+) -> bool {
+    let mut progress = false;
+    while let Some(t) = conn.poll_transmit() {
+        progress = true;
+        match t {
+            Transmit::Bytes(b) => wire.extend_from_slice(&b),
+            Transmit::CloseTransport => {
+                assert!(!*closed, "CloseTransport given twice");
+                *closed = true;
+            }
+        }
+    }
+    while let Some(e) = conn.poll_event() {
+        progress = true;
+        events.push(e);
+    }
+    progress
+}
+
+pub fn closed_outcome(events: &[Event]) -> &rfc6455::CloseOutcome {
+    let closed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Closed(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed.len(), 1, "exactly one Closed event: {events:?}");
+    assert!(
+        matches!(events.last(), Some(Event::Closed(_))),
+        "Closed is last: {events:?}"
+    );
+    closed[0]
+}

@@ -1,0 +1,394 @@
+//! Receiving: reassembly, control frames between fragments, UTF-8, pings and pongs, limits.
+//! Every scenario is fed whole, one byte at a time and in random splits with identical
+//! results (FR-02).
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use rfc6455::frame::{OpCode, ProtocolError};
+use rfc6455::{Config, Event, ReceiveMode, Role};
+
+const ROLES: [Role; 2] = [Role::Server, Role::Client];
+
+fn data_events(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| !matches!(e, Event::Ping(_) | Event::Pong(_)))
+        .cloned()
+        .collect()
+}
+
+// FR-01, FR-09, FR-02: the RFC 5.7 examples through a connection.
+#[test]
+fn fr01_rfc_examples() {
+    let got = feed(Role::Client, &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert_eq!(got.events, vec![Event::Text("Hello".into())]);
+    let got = feed(
+        Role::Server,
+        &[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ],
+    );
+    assert_eq!(got.events, vec![Event::Text("Hello".into())]);
+    let got = feed(
+        Role::Client,
+        &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f],
+    );
+    assert_eq!(got.events, vec![Event::Text("Hello".into())]);
+}
+
+// FR-17, FR-28: a ping between fragments is answered at once; the message still completes.
+#[test]
+fn fr17_fr28_control_between_fragments() {
+    for role in ROLES {
+        let input = [
+            frame_to(role, false, OpCode::Text, b"Hel"),
+            frame_to(role, true, OpCode::Ping, b""),
+            frame_to(role, true, OpCode::Continuation, b"lo"),
+        ]
+        .concat();
+        let got = feed(role, &input);
+        assert_eq!(
+            got.events,
+            vec![Event::Ping(Bytes::new()), Event::Text("Hello".into())]
+        );
+        let frames = frames_from(role, &got.wire);
+        assert_eq!(frames.len(), 1);
+        assert_eq!((frames[0].2, frames[0].3.len()), (OpCode::Pong, 0));
+    }
+}
+
+// FR-20, FR-21: empty fragments, and a binary message in three frames.
+#[test]
+fn fr20_fr21_fragments_of_any_size() {
+    for role in ROLES {
+        let empty = [
+            frame_to(role, false, OpCode::Text, b""),
+            frame_to(role, false, OpCode::Continuation, b""),
+            frame_to(role, true, OpCode::Continuation, b""),
+        ]
+        .concat();
+        assert_eq!(feed(role, &empty).events, vec![Event::Text("".into())]);
+        let abc = [
+            frame_to(role, false, OpCode::Text, b""),
+            frame_to(role, false, OpCode::Continuation, b"abc"),
+            frame_to(role, true, OpCode::Continuation, b""),
+        ]
+        .concat();
+        assert_eq!(feed(role, &abc).events, vec![Event::Text("abc".into())]);
+        let bin = [
+            frame_to(role, false, OpCode::Binary, &[1, 2]),
+            frame_to(role, false, OpCode::Continuation, &[3]),
+            frame_to(role, true, OpCode::Continuation, &[4, 5, 6]),
+        ]
+        .concat();
+        assert_eq!(
+            feed(role, &bin).events,
+            vec![Event::Binary(Bytes::from_static(&[1, 2, 3, 4, 5, 6]))]
+        );
+    }
+}
+
+// FR-24: a code point split across frames, one byte per frame (Autobahn 6.2.3, 6.2.4).
+#[test]
+fn fr24_code_point_split_across_frames() {
+    let text = "κόσμε";
+    for role in ROLES {
+        let bytes = text.as_bytes();
+        let mut input = Vec::new();
+        for (i, b) in bytes.iter().enumerate() {
+            let op = if i == 0 {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            };
+            input.extend(frame_to(role, i + 1 == bytes.len(), op, &[*b]));
+        }
+        assert_eq!(feed(role, &input).events, vec![Event::Text(text.into())]);
+    }
+}
+
+// FR-25: fail-fast across frames (6.4.1/6.4.2) and inside one frame fed in chunks (6.4.3/6.4.4):
+// the failure comes with the chunk holding the bad byte, before the frame is complete.
+#[test]
+fn fr25_fail_fast_utf8() {
+    let good = [
+        0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5,
+    ];
+    for role in ROLES {
+        let two_frames = [
+            frame_to(role, false, OpCode::Text, &good),
+            frame_to(
+                role,
+                true,
+                OpCode::Continuation,
+                &[0xf4, 0x90, 0x80, 0x80, 0x65],
+            ),
+        ]
+        .concat();
+        let got = feed(role, &two_frames);
+        assert_eq!(got.error, Some(ProtocolError::InvalidUtf8));
+
+        // One frame: the good part, then the bad byte, then more that never needs to arrive.
+        let mut payload = good.to_vec();
+        payload.extend_from_slice(&[0xf4, 0x90, 0x80, 0x80]);
+        payload.extend_from_slice(b"edited");
+        let frame = frame_to(role, true, OpCode::Text, &payload);
+        let header_len = frame.len() - payload.len();
+        let cut = header_len + good.len() + 2; // up to and including 0x90
+        let mut c = conn(role, Config::default());
+        let mut buf = bytes::BytesMut::from(&frame[..cut - 1]);
+        assert_eq!(
+            c.handle_input(t0(), &mut buf),
+            Ok(()),
+            "no error before the bad byte"
+        );
+        buf.extend_from_slice(&frame[cut - 1..cut]);
+        assert_eq!(
+            c.handle_input(t0(), &mut buf),
+            Err(ProtocolError::InvalidUtf8),
+            "error with the chunk holding 0x90"
+        );
+        let mut late = Outcome {
+            events: vec![],
+            wire: vec![],
+            closed_transport: false,
+            error: None,
+        };
+        drain(&mut c, &mut late);
+        assert_eq!(close_code_on_wire(role, &late.wire), Some(1007));
+    }
+}
+
+// FR-28, FR-29: ten pings in one buffer get ten pongs with the same payloads, in order
+// (Autobahn 2.10, 2.11); masked when we are the client.
+#[test]
+fn fr28_fr29_every_ping_answered() {
+    for role in ROLES {
+        let input: Vec<u8> = (0..10u8)
+            .flat_map(|i| frame_to(role, true, OpCode::Ping, &[i; 3]))
+            .collect();
+        let got = feed(role, &input);
+        let pongs: Vec<_> = frames_from(role, &got.wire)
+            .into_iter()
+            .map(|f| (f.2, f.3))
+            .collect();
+        let expect: Vec<_> = (0..10u8)
+            .map(|i| (OpCode::Pong, Bytes::from(vec![i; 3])))
+            .collect();
+        assert_eq!(pongs, expect);
+        let masked = got.wire[1] & 0x80 != 0;
+        assert_eq!(
+            masked,
+            role == Role::Client,
+            "pong masking follows the role"
+        );
+    }
+}
+
+// FR-29, SEC-12: past the pending-pong cap, the oldest owed pongs are dropped; the newest
+// ping is always answered.
+#[test]
+fn fr29_pending_pong_queue_is_bounded() {
+    let mut config = Config::default();
+    config.limits.max_pending_pongs = 3;
+    let mut c = conn(Role::Server, config);
+    // Keep the output non-empty so pongs stay queued rather than being flushed.
+    c.send_binary(vec![0u8; 10]).unwrap();
+    let input: Vec<u8> = (0..10u8)
+        .flat_map(|i| frame_to(Role::Server, true, OpCode::Ping, &[i]))
+        .collect();
+    let mut buf = bytes::BytesMut::from(&input[..]);
+    c.handle_input(t0(), &mut buf).unwrap();
+    let mut out = Outcome {
+        events: vec![],
+        wire: vec![],
+        closed_transport: false,
+        error: None,
+    };
+    drain(&mut c, &mut out);
+    let pongs: Vec<u8> = frames_from(Role::Server, &out.wire)
+        .into_iter()
+        .filter(|f| f.2 == OpCode::Pong)
+        .map(|f| f.3[0])
+        .collect();
+    assert_eq!(pongs, vec![7, 8, 9]);
+}
+
+// FR-30: unsolicited pongs are reported and never answered (Autobahn 2.7-2.9).
+#[test]
+fn fr30_unsolicited_pong_not_answered() {
+    for role in ROLES {
+        let input = [
+            frame_to(role, true, OpCode::Pong, b""),
+            frame_to(role, true, OpCode::Pong, b"abc"),
+        ]
+        .concat();
+        let got = feed(role, &input);
+        assert_eq!(
+            got.events,
+            vec![
+                Event::Pong(Bytes::new()),
+                Event::Pong(Bytes::from_static(b"abc"))
+            ]
+        );
+        assert!(got.wire.is_empty());
+    }
+}
+
+// FR-33, SEC-03: the message limit counts reassembled bytes.
+#[test]
+fn fr33_message_limit_over_fragments() {
+    let mut config = Config::default();
+    config.limits.max_message_size = 1 << 20;
+    let mut input = frame_to(Role::Server, false, OpCode::Binary, &[0; 1024]);
+    for _ in 0..2047 {
+        input.extend(frame_to(
+            Role::Server,
+            false,
+            OpCode::Continuation,
+            &[0; 1024],
+        ));
+    }
+    let mut c = conn(Role::Server, config);
+    let got = feed_conn(&mut c, &input, Split::Random(7), false);
+    assert_eq!(
+        got.error,
+        Some(ProtocolError::MessageTooLarge { max: 1 << 20 })
+    );
+    assert_eq!(close_code_on_wire(Role::Server, &got.wire), Some(1009));
+}
+
+// FR-33: a flood of empty continuation frames also reaches the limit.
+#[test]
+fn fr33_empty_fragment_flood_hits_limit() {
+    let mut config = Config::default();
+    config.limits.max_message_size = 64 * 1024;
+    let mut c = conn(Role::Server, config);
+    let mut buf = bytes::BytesMut::from(&frame_to(Role::Server, false, OpCode::Binary, b"")[..]);
+    c.handle_input(t0(), &mut buf).unwrap();
+    let empty = frame_to(Role::Server, false, OpCode::Continuation, b"");
+    let mut failed_after = None;
+    for i in 0..100_000u32 {
+        buf.extend_from_slice(&empty);
+        if c.handle_input(t0(), &mut buf).is_err() {
+            failed_after = Some(i + 1);
+            break;
+        }
+    }
+    let n = failed_after.expect("the flood never hit the limit");
+    assert_eq!(
+        u64::from(n),
+        64 * 1024 / rfc6455::Limits::FRAGMENT_OVERHEAD + 1
+    );
+}
+
+// FR-20, FR-33: legitimate fragmentation passes with default limits: 4 MiB in 64-byte
+// fragments (Autobahn 9.3.1).
+#[test]
+fn fr20_four_mib_in_64_byte_fragments_accepted_by_default() {
+    let size = 4 << 20;
+    let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let mut input = Vec::with_capacity(size * 2);
+    for (i, chunk) in payload.chunks(64).enumerate() {
+        let op = if i == 0 {
+            OpCode::Binary
+        } else {
+            OpCode::Continuation
+        };
+        input.extend(frame_to(Role::Server, (i + 1) * 64 >= size, op, chunk));
+    }
+    let mut c = conn(Role::Server, Config::default());
+    let got = feed_conn(&mut c, &input, Split::Random(3), false);
+    assert_eq!(got.error, None);
+    assert_eq!(got.events, vec![Event::Binary(payload.into())]);
+}
+
+// Streaming receive: chunks as they arrive, text on character boundaries, flags.
+#[test]
+fn streaming_receive_text_on_char_boundaries() {
+    let mut config = Config::default();
+    config.receive_mode = ReceiveMode::Streaming;
+    let text = "aé𝄞κόσμε-end";
+    let bytes = text.as_bytes();
+    for role in ROLES {
+        // Three frames cut inside code points.
+        let input = [
+            frame_to(role, false, OpCode::Text, &bytes[..2]),
+            frame_to(role, false, OpCode::Continuation, &bytes[2..5]),
+            frame_to(role, true, OpCode::Continuation, &bytes[5..]),
+        ]
+        .concat();
+        for split in SPLITS {
+            let mut c = conn(role, config.clone());
+            let got = feed_conn(&mut c, &input, split, false);
+            assert_eq!(got.error, None);
+            let mut joined = String::new();
+            let mut fins = 0;
+            for e in &got.events {
+                match e {
+                    Event::TextChunk { data, fin, .. } => {
+                        joined.push_str(data);
+                        fins += usize::from(*fin);
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            assert_eq!(joined, text, "{split:?}");
+            assert_eq!(fins, 1);
+            assert!(matches!(
+                got.events.last(),
+                Some(Event::TextChunk {
+                    fin: true,
+                    frame_fin: true,
+                    ..
+                })
+            ));
+        }
+    }
+}
+
+#[test]
+fn streaming_receive_delivers_partial_frames_and_fails_fast() {
+    let mut config = Config::default();
+    config.receive_mode = ReceiveMode::Streaming;
+    let payload = vec![7u8; 10_000];
+    let frame = frame_to(Role::Server, true, OpCode::Binary, &payload);
+    let mut c = conn(Role::Server, config.clone());
+    let got = feed_conn(&mut c, &frame[..5000], Split::Whole, false);
+    let delivered: usize = got
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::BinaryChunk { data, fin, .. } => {
+                assert!(!fin);
+                data.len()
+            }
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert!(
+        delivered > 4000,
+        "data delivered before the frame completed"
+    );
+    let rest = feed_conn(&mut c, &frame[5000..], Split::Whole, false);
+    assert!(matches!(
+        rest.events.last(),
+        Some(Event::BinaryChunk { fin: true, .. })
+    ));
+
+    // Chunk boundaries depend on arrival; the error and the absence of a final chunk do not.
+    let bad = frame_to(Role::Server, true, OpCode::Text, &[b'a', b'b', 0xff, b'c']);
+    for split in SPLITS {
+        let mut c = conn(Role::Server, config.clone());
+        let got = feed_conn(&mut c, &bad, split, false);
+        assert_eq!(got.error, Some(ProtocolError::InvalidUtf8), "{split:?}");
+        assert_eq!(close_code_on_wire(Role::Server, &got.wire), Some(1007));
+        assert!(
+            data_events(&got.events)
+                .iter()
+                .all(|e| !matches!(e, Event::TextChunk { fin: true, .. }))
+        );
+    }
+}

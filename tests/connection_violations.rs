@@ -1,0 +1,280 @@
+//! The violation table: input bytes -> close code on the wire and the terminal outcome, for
+//! both roles, fed whole, one byte at a time and in random splits (CL-14, CL-15, SEC-09).
+
+mod common;
+
+use common::*;
+use rfc6455::frame::{OpCode, ProtocolError};
+use rfc6455::{CloseKind, Config, Event, Role};
+
+struct Row {
+    id: &'static str,
+    input: Vec<u8>,
+    code: u16,
+    error: ProtocolError,
+}
+
+fn rows(role: Role) -> Vec<Row> {
+    let f = |fin, op, p: &[u8]| frame_to(role, fin, op, p);
+    let raw = |fin: bool, rsv: u8, op: u8, p: &[u8]| {
+        // A frame with any opcode/RSV, masked as the peer of `role` would.
+        let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | op];
+        match role {
+            Role::Server => {
+                out.push(0x80 | p.len() as u8);
+                out.extend_from_slice(&[1, 2, 3, 4]);
+                out.extend(p.iter().enumerate().map(|(i, b)| b ^ [1, 2, 3, 4][i % 4]));
+            }
+            Role::Client => {
+                out.push(p.len() as u8);
+                out.extend_from_slice(p);
+            }
+        }
+        out
+    };
+    let cat = |parts: &[Vec<u8>]| parts.concat();
+    let mut rows = vec![
+        Row {
+            id: "FR-03",
+            input: raw(true, 0b100, 1, b"a"),
+            code: 1002,
+            error: ProtocolError::ReservedBits(0b100),
+        },
+        Row {
+            id: "FR-03",
+            input: raw(true, 0b001, 9, b""),
+            code: 1002,
+            error: ProtocolError::ReservedBits(0b001),
+        },
+        Row {
+            id: "FR-04",
+            input: raw(true, 0, 3, b""),
+            code: 1002,
+            error: ProtocolError::ReservedOpcode(3),
+        },
+        Row {
+            id: "FR-04",
+            input: raw(true, 0, 0xb, b""),
+            code: 1002,
+            error: ProtocolError::ReservedOpcode(0xb),
+        },
+        Row {
+            id: "FR-15",
+            input: f(true, OpCode::Ping, &[0; 126]),
+            code: 1002,
+            error: ProtocolError::ControlFrameTooLarge,
+        },
+        Row {
+            id: "FR-16",
+            input: raw(false, 0, 9, b""),
+            code: 1002,
+            error: ProtocolError::FragmentedControlFrame,
+        },
+        Row {
+            id: "FR-18",
+            input: f(true, OpCode::Continuation, b"a"),
+            code: 1002,
+            error: ProtocolError::UnexpectedContinuation,
+        },
+        Row {
+            id: "FR-19",
+            input: cat(&[f(false, OpCode::Text, b"a"), f(true, OpCode::Text, b"b")]),
+            code: 1002,
+            error: ProtocolError::ExpectedContinuation,
+        },
+        Row {
+            id: "FR-23",
+            input: f(
+                true,
+                OpCode::Text,
+                &[
+                    0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0,
+                    0x80, 0x65, 0x64, 0x69, 0x74, 0x65, 0x64,
+                ],
+            ),
+            code: 1007,
+            error: ProtocolError::InvalidUtf8,
+        },
+        Row {
+            id: "FR-26",
+            input: f(true, OpCode::Text, &[0xe2, 0x82]),
+            code: 1007,
+            error: ProtocolError::InvalidUtf8,
+        },
+        Row {
+            id: "FR-27",
+            input: f(true, OpCode::Text, &[0xc0, 0xaf]),
+            code: 1007,
+            error: ProtocolError::InvalidUtf8,
+        },
+        Row {
+            id: "FR-27",
+            input: f(true, OpCode::Text, &[0xf4, 0x90, 0x80, 0x80]),
+            code: 1007,
+            error: ProtocolError::InvalidUtf8,
+        },
+        Row {
+            id: "CL-02",
+            input: f(true, OpCode::Close, &[0x03]),
+            code: 1002,
+            error: ProtocolError::CloseLengthOne,
+        },
+        Row {
+            id: "CL-03",
+            input: f(
+                true,
+                OpCode::Close,
+                &[&[0x03, 0xe8][..], &[b'a'; 124]].concat(),
+            ),
+            code: 1002,
+            error: ProtocolError::ControlFrameTooLarge,
+        },
+        Row {
+            id: "CL-04",
+            input: f(true, OpCode::Close, &[0x03, 0xe8, 0xff, 0xfe]),
+            code: 1007,
+            error: ProtocolError::InvalidCloseReason,
+        },
+    ];
+    for code in [
+        0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+    ] {
+        rows.push(Row {
+            id: "CL-05",
+            input: f(true, OpCode::Close, &code.to_be_bytes()),
+            code: 1002,
+            error: ProtocolError::InvalidCloseCode(code),
+        });
+    }
+    // FR-07 / FR-08: the mask bit against the role.
+    match role {
+        Role::Server => rows.push(Row {
+            id: "FR-07",
+            input: vec![0x81, 0x05, b'H', b'e', b'l', b'l', b'o'],
+            code: 1002,
+            error: ProtocolError::UnmaskedFrame,
+        }),
+        Role::Client => rows.push(Row {
+            id: "FR-08",
+            input: vec![
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+            ],
+            code: 1002,
+            error: ProtocolError::MaskedFrame,
+        }),
+    }
+    // FR-12, FR-13, FR-14: length rules decided from the header.
+    let mask_bit = if role == Role::Server { 0x80 } else { 0 };
+    rows.push(Row {
+        id: "FR-12",
+        input: vec![0x82, mask_bit | 126, 0x00, 0x05],
+        code: 1002,
+        error: ProtocolError::NonMinimalLength(5),
+    });
+    rows.push(Row {
+        id: "FR-13",
+        input: vec![0x82, mask_bit | 127, 0x80, 0, 0, 0, 0, 0, 0, 0],
+        code: 1002,
+        error: ProtocolError::LengthTopBitSet,
+    });
+    rows.push(Row {
+        id: "FR-14",
+        input: vec![0x82, mask_bit | 127, 0, 0, 1, 0, 0, 0, 0, 0],
+        code: 1009,
+        error: ProtocolError::FrameTooLarge {
+            len: 1 << 40,
+            max: 16 << 20,
+        },
+    });
+    rows
+}
+
+#[test]
+fn cl15_violation_table_both_roles_all_splits() {
+    for role in [Role::Server, Role::Client] {
+        for row in rows(role) {
+            let got = feed(role, &row.input);
+            assert_eq!(
+                got.error.as_ref(),
+                Some(&row.error),
+                "{} {role:?}: error",
+                row.id
+            );
+            assert_eq!(
+                close_code_on_wire(role, &got.wire),
+                Some(row.code),
+                "{} {role:?}: code on the wire",
+                row.id
+            );
+            assert!(got.closed_transport, "{} {role:?}: transport close", row.id);
+            let outcome = closed_outcome(&got.events);
+            assert_eq!(
+                outcome.kind,
+                CloseKind::Failed(row.error.clone()),
+                "{}",
+                row.id
+            );
+            assert!(!outcome.clean, "{}", row.id);
+            assert_eq!(row.error.close_code().as_u16(), row.code, "{}", row.id);
+        }
+    }
+}
+
+// CL-14: after failing, more input gives no events and no output.
+#[test]
+fn cl14_no_processing_after_failure() {
+    let mut c = conn(Role::Server, Config::default());
+    let bad = frame_to(Role::Server, true, OpCode::Continuation, b"x");
+    let first = feed_conn(&mut c, &bad, Split::Whole, false);
+    assert!(first.error.is_some());
+    let more = [
+        frame_to(Role::Server, true, OpCode::Ping, b"p"),
+        frame_to(Role::Server, true, OpCode::Text, b"t"),
+    ]
+    .concat();
+    let after = feed_conn(&mut c, &more, Split::Whole, false);
+    assert_eq!(after.events, vec![]);
+    assert_eq!(after.wire, Vec::<u8>::new());
+    assert_eq!(after.error, None);
+    assert!(c.send_text("x").is_err());
+}
+
+// FR-02, CL-15: events come out in wire order before a failure (Autobahn 3.2, 4.1.3, 5.15).
+#[test]
+fn fr02_valid_message_delivered_before_failure() {
+    for role in [Role::Server, Role::Client] {
+        let input = [
+            frame_to(role, true, OpCode::Text, b"Hello"),
+            frame_to(role, true, OpCode::Ping, b"p"),
+            frame_rsv_to(role, true, 0b010, OpCode::Text, b"bad"),
+        ]
+        .concat();
+        let got = feed(role, &input);
+        assert_eq!(got.events[0], Event::Text("Hello".into()));
+        assert_eq!(got.events[1], Event::Ping("p".into()));
+        assert!(matches!(got.events[2], Event::Closed(_)));
+        assert_eq!(got.events.len(), 3);
+        let frames = frames_from(role, &got.wire);
+        // The pong owed for the ping that came before the violation still goes, then Close.
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        assert_eq!((frames[0].2, &frames[0].3[..]), (OpCode::Pong, &b"p"[..]));
+        assert_eq!(frames[1].2, OpCode::Close);
+    }
+}
+
+// FR-14, SEC-03: a frame over a configured limit fails from its header alone.
+#[test]
+fn fr14_configured_frame_limit_decided_from_header() {
+    let mut config = Config::default();
+    config.limits.max_frame_size = 1024;
+    let header_only = [0x82, 0xfe, 0x04, 0x01, 1, 2, 3, 4]; // 1025 bytes declared, none sent
+    let got = feed_all_splits(Role::Server, &config, &header_only);
+    assert_eq!(
+        got.error,
+        Some(ProtocolError::FrameTooLarge {
+            len: 1025,
+            max: 1024
+        })
+    );
+    assert_eq!(close_code_on_wire(Role::Server, &got.wire), Some(1009));
+}
