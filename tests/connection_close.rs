@@ -1,0 +1,221 @@
+//! The closing matrix: local, remote, simultaneous, timeout and EOF, in each state, for both
+//! roles (CL-01 to CL-20).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rfc6455::connection::Timeout;
+use rfc6455::frame::OpCode;
+use rfc6455::{CloseCode, CloseFrame, CloseKind, Config, ConnectionState, Event, Role, SendError};
+
+fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    [&code.to_be_bytes()[..], reason.as_bytes()].concat()
+}
+
+// CL-01, CL-08, CL-10, CL-11, CL-17: the client closes; the server echoes and closes the
+// transport first; the client sees the server's EOF; both outcomes clean.
+#[test]
+fn cl08_client_initiated_close() {
+    let mut p = Pair::default_pair();
+    assert_eq!(p.client.state(), ConnectionState::Open);
+    p.client.close(p.now, CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(p.client.state(), ConnectionState::Closing);
+    p.drive();
+    assert_eq!(p.server.state(), ConnectionState::Closed);
+    assert_eq!(p.client.state(), ConnectionState::Closed);
+    assert!(p.server_closed_transport, "CL-10: the server closes the transport first");
+    let s = p.take_server_events();
+    assert_eq!(s[0], Event::CloseReceived(Some(CloseFrame::new(CloseCode::NORMAL, "bye").unwrap())));
+    let so = closed_outcome(&s);
+    assert_eq!((so.kind.clone(), so.clean, so.code(), so.reason()), (CloseKind::Normal, true, CloseCode::NORMAL, "bye"));
+    let c = p.take_client_events();
+    let co = closed_outcome(&c);
+    assert_eq!((co.kind.clone(), co.clean, co.code()), (CloseKind::Normal, true, CloseCode::NORMAL));
+}
+
+// CL-07, CL-10: the server closes; the client echoes; the server closes the transport.
+#[test]
+fn cl07_server_initiated_close_echoes_code() {
+    let mut p = Pair::default_pair();
+    p.server.close(p.now, CloseCode(4000), "x").unwrap();
+    p.drive();
+    let c = p.take_client_events();
+    assert_eq!(c[0], Event::CloseReceived(Some(CloseFrame::new(CloseCode(4000), "x").unwrap())));
+    let co = closed_outcome(&c);
+    assert_eq!(co.sent, Some(Some(CloseFrame::new(CloseCode(4000), "").unwrap())), "the code is echoed");
+    assert!(co.clean);
+    let so = closed_outcome(&p.server_events);
+    assert_eq!((so.code(), so.clean), (CloseCode(4000), true));
+}
+
+// CL-07, CL-13: an empty Close is answered with an empty Close; the code reported is 1005.
+#[test]
+fn cl13_empty_close_reports_1005() {
+    for role in [Role::Server, Role::Client] {
+        let got = feed(role, &frame_to(role, true, OpCode::Close, b""));
+        let frames = frames_from(role, &got.wire);
+        assert_eq!(frames.len(), 1);
+        assert_eq!((frames[0].2, frames[0].3.len()), (OpCode::Close, 0));
+        assert_eq!(got.events[0], Event::CloseReceived(None));
+        if role == Role::Server {
+            let o = closed_outcome(&got.events);
+            assert_eq!((o.code(), o.reason()), (CloseCode::NO_STATUS_RECEIVED, ""));
+            assert!(got.closed_transport);
+        } else {
+            // CL-11: the client waits for the server to close the transport.
+            assert!(!got.closed_transport);
+            assert_eq!(got.events.len(), 1);
+        }
+    }
+}
+
+// CL-09: after the peer's Close, nothing more is processed: no pong, no second reply, no
+// message (Autobahn 7.1.2-7.1.5).
+#[test]
+fn cl09_input_after_close_is_ignored() {
+    for role in [Role::Server, Role::Client] {
+        let input = [
+            frame_to(role, true, OpCode::Close, &close_payload(1000, "")),
+            frame_to(role, true, OpCode::Ping, b""),
+            frame_to(role, true, OpCode::Close, &close_payload(1000, "")),
+            frame_to(role, true, OpCode::Text, b"late"),
+        ]
+        .concat();
+        let got = feed(role, &input);
+        let frames = frames_from(role, &got.wire);
+        assert_eq!(frames.len(), 1, "{role:?}: only the Close reply: {frames:?}");
+        assert_eq!(frames[0].2, OpCode::Close);
+        assert!(!got.events.iter().any(|e| matches!(e, Event::Text(_) | Event::Ping(_))));
+    }
+}
+
+// CL-12: simultaneous close: each side treats the other's Close as the reply and sends no
+// second one; the reported code is the peer's.
+#[test]
+fn cl12_simultaneous_close() {
+    let mut p = Pair::default_pair();
+    p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
+    p.server.close(p.now, CloseCode::GOING_AWAY, "").unwrap();
+    p.drive();
+    let so = closed_outcome(&p.server_events).clone();
+    let co = closed_outcome(&p.client_events).clone();
+    assert_eq!(so.code(), CloseCode::NORMAL);
+    assert_eq!(co.code(), CloseCode::GOING_AWAY);
+    assert!(so.clean && co.clean);
+    assert_eq!(so.sent, Some(Some(CloseFrame::new(CloseCode::GOING_AWAY, "").unwrap())));
+}
+
+// CL-13, CL-16, CL-17: EOF while open is 1006, not clean; EOF in CLOSING before the peer's
+// Close is not clean either.
+#[test]
+fn cl16_eof_while_open_or_closing() {
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role, Config::default());
+        let got = feed_conn(&mut c, b"", Split::Whole, true);
+        let o = closed_outcome(&got.events);
+        assert_eq!((o.code(), o.clean, o.kind.clone()), (CloseCode::ABNORMAL, false, CloseKind::TransportClosed));
+        assert!(got.closed_transport);
+
+        let mut c = conn(role, Config::default());
+        c.close(t0(), CloseCode::NORMAL, "").unwrap();
+        let got = feed_conn(&mut c, b"", Split::Whole, true);
+        let o = closed_outcome(&got.events);
+        assert_eq!((o.code(), o.clean), (CloseCode::ABNORMAL, false));
+    }
+}
+
+// CL-20: our Close is never answered: after the close timeout the transport closes, 1006.
+#[test]
+fn cl20_close_handshake_timeout() {
+    let mut config = Config::default();
+    config.close_timeout = Some(Duration::from_secs(3));
+    let mut p = Pair::new(config.clone(), config);
+    p.hold_to_server = true; // the server never sees the client's Close
+    p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
+    p.drive();
+    assert_eq!(p.client.poll_timeout(), Some(t0() + Duration::from_secs(3)));
+    p.advance(Duration::from_millis(2999));
+    assert_eq!(p.client.state(), ConnectionState::Closing);
+    p.advance(Duration::from_millis(1));
+    assert!(p.client_closed_transport);
+    let o = closed_outcome(&p.client_events);
+    assert_eq!((o.code(), o.clean, o.kind.clone()), (CloseCode::ABNORMAL, false, CloseKind::TimedOut(Timeout::CloseHandshake)));
+}
+
+// CL-11: the client waits for the server to close the transport, then gives up.
+#[test]
+fn cl11_client_waits_for_server_transport_close() {
+    let mut config = Config::default();
+    config.close_timeout = Some(Duration::from_secs(2));
+    let mut c = conn(Role::Client, config);
+    let got = feed_conn(&mut c, &frame_to(Role::Client, true, OpCode::Close, &close_payload(1000, "")), Split::Whole, false);
+    assert!(!got.closed_transport);
+    assert_eq!(c.state(), ConnectionState::Closing);
+    c.handle_timeout(t0() + Duration::from_secs(1));
+    assert_eq!(c.state(), ConnectionState::Closing, "early calls are harmless");
+    c.handle_timeout(t0() + Duration::from_secs(2));
+    let mut out = Outcome { events: vec![], wire: vec![], closed_transport: false, error: None };
+    drain(&mut c, &mut out);
+    assert!(out.closed_transport);
+    let o = closed_outcome(&out.events);
+    assert_eq!((o.kind.clone(), o.clean, o.code()), (CloseKind::TimedOut(Timeout::TransportClose), true, CloseCode::NORMAL));
+}
+
+// CL-06, FR-32: local misuse is refused with a typed error and nothing is sent.
+#[test]
+fn cl06_fr32_local_misuse_refused() {
+    let mut c = conn(Role::Server, Config::default());
+    for code in [1005u16, 1006, 1015, 999, 5000] {
+        assert!(matches!(c.close(t0(), CloseCode(code), ""), Err(SendError::CloseFrame(_))), "{code}");
+    }
+    assert!(matches!(c.close(t0(), CloseCode::NORMAL, &"a".repeat(124)), Err(SendError::CloseFrame(_))));
+    assert_eq!(c.buffered_amount(), 0);
+    c.close(t0(), CloseCode(4000), "x").unwrap();
+    let mut out = Outcome { events: vec![], wire: vec![], closed_transport: false, error: None };
+    drain(&mut c, &mut out);
+    assert_eq!(out.wire, vec![0x88, 0x03, 0x0f, 0xa0, 0x78]);
+    assert_eq!(c.send_text("a"), Err(SendError::Closed));
+    assert_eq!(c.send_ping(&b"p"[..]), Err(SendError::Closed));
+    assert_eq!(c.close(t0(), CloseCode::NORMAL, ""), Err(SendError::Closed));
+    assert_eq!(c.buffered_amount(), 0);
+}
+
+// CL-18: the library never closes on its own without a request, an error or a timeout.
+#[test]
+fn cl18_no_spontaneous_close() {
+    let mut p = Pair::default_pair();
+    p.client.send_text("hi").unwrap();
+    p.advance(Duration::from_secs(3600));
+    assert_eq!(p.client.state(), ConnectionState::Open);
+    assert_eq!(p.server.state(), ConnectionState::Open);
+    assert_eq!(p.take_server_events(), vec![Event::Text("hi".into())]);
+}
+
+// CL-07: a Close received while our streamed message is unfinished is answered at once; the
+// message is abandoned.
+#[test]
+fn cl07_close_during_streamed_send() {
+    let mut c = conn(Role::Server, Config::default());
+    c.begin_message(rfc6455::MessageType::Binary).unwrap();
+    c.continue_message(vec![1u8; 4]).unwrap();
+    let got = feed_conn(&mut c, &frame_to(Role::Server, true, OpCode::Close, &close_payload(1001, "")), Split::Whole, false);
+    let frames = frames_from(Role::Server, &got.wire);
+    assert_eq!(frames.last().unwrap().2, OpCode::Close);
+    assert_eq!(c.finish_message(vec![]), Err(SendError::Closed));
+}
+
+// Exactly one terminal event, whatever happens after it.
+#[test]
+fn exactly_one_closed_event() {
+    let mut c = conn(Role::Server, Config::default());
+    let mut all = feed_conn(&mut c, &frame_to(Role::Server, true, OpCode::Close, b""), Split::Whole, true).events;
+    c.handle_eof();
+    c.handle_timeout(t0() + Duration::from_secs(100));
+    while let Some(e) = c.poll_event() {
+        all.push(e);
+    }
+    closed_outcome(&all);
+    assert_eq!(c.poll_transmit(), None);
+}
