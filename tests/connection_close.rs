@@ -25,14 +25,26 @@ fn cl08_client_initiated_close() {
     p.drive();
     assert_eq!(p.server.state(), ConnectionState::Closed);
     assert_eq!(p.client.state(), ConnectionState::Closed);
-    assert!(p.server_closed_transport, "CL-10: the server closes the transport first");
+    assert!(
+        p.server_closed_transport,
+        "CL-10: the server closes the transport first"
+    );
     let s = p.take_server_events();
-    assert_eq!(s[0], Event::CloseReceived(Some(CloseFrame::new(CloseCode::NORMAL, "bye").unwrap())));
+    assert_eq!(
+        s[0],
+        Event::CloseReceived(Some(CloseFrame::new(CloseCode::NORMAL, "bye").unwrap()))
+    );
     let so = closed_outcome(&s);
-    assert_eq!((so.kind.clone(), so.clean, so.code(), so.reason()), (CloseKind::Normal, true, CloseCode::NORMAL, "bye"));
+    assert_eq!(
+        (so.kind.clone(), so.clean, so.code(), so.reason()),
+        (CloseKind::Normal, true, CloseCode::NORMAL, "bye")
+    );
     let c = p.take_client_events();
     let co = closed_outcome(&c);
-    assert_eq!((co.kind.clone(), co.clean, co.code()), (CloseKind::Normal, true, CloseCode::NORMAL));
+    assert_eq!(
+        (co.kind.clone(), co.clean, co.code()),
+        (CloseKind::Normal, true, CloseCode::NORMAL)
+    );
 }
 
 // CL-07, CL-10: the server closes; the client echoes; the server closes the transport.
@@ -42,9 +54,16 @@ fn cl07_server_initiated_close_echoes_code() {
     p.server.close(p.now, CloseCode(4000), "x").unwrap();
     p.drive();
     let c = p.take_client_events();
-    assert_eq!(c[0], Event::CloseReceived(Some(CloseFrame::new(CloseCode(4000), "x").unwrap())));
+    assert_eq!(
+        c[0],
+        Event::CloseReceived(Some(CloseFrame::new(CloseCode(4000), "x").unwrap()))
+    );
     let co = closed_outcome(&c);
-    assert_eq!(co.sent, Some(Some(CloseFrame::new(CloseCode(4000), "").unwrap())), "the code is echoed");
+    assert_eq!(
+        co.sent,
+        Some(Some(CloseFrame::new(CloseCode(4000), "").unwrap())),
+        "the code is echoed"
+    );
     assert!(co.clean);
     let so = closed_outcome(&p.server_events);
     assert_eq!((so.code(), so.clean), (CloseCode(4000), true));
@@ -85,9 +104,17 @@ fn cl09_input_after_close_is_ignored() {
         .concat();
         let got = feed(role, &input);
         let frames = frames_from(role, &got.wire);
-        assert_eq!(frames.len(), 1, "{role:?}: only the Close reply: {frames:?}");
+        assert_eq!(
+            frames.len(),
+            1,
+            "{role:?}: only the Close reply: {frames:?}"
+        );
         assert_eq!(frames[0].2, OpCode::Close);
-        assert!(!got.events.iter().any(|e| matches!(e, Event::Text(_) | Event::Ping(_))));
+        assert!(
+            !got.events
+                .iter()
+                .any(|e| matches!(e, Event::Text(_) | Event::Ping(_)))
+        );
     }
 }
 
@@ -104,7 +131,10 @@ fn cl12_simultaneous_close() {
     assert_eq!(so.code(), CloseCode::NORMAL);
     assert_eq!(co.code(), CloseCode::GOING_AWAY);
     assert!(so.clean && co.clean);
-    assert_eq!(so.sent, Some(Some(CloseFrame::new(CloseCode::GOING_AWAY, "").unwrap())));
+    assert_eq!(
+        so.sent,
+        Some(Some(CloseFrame::new(CloseCode::GOING_AWAY, "").unwrap()))
+    );
 }
 
 // CL-13, CL-16, CL-17: EOF while open is 1006, not clean; EOF in CLOSING before the peer's
@@ -115,7 +145,10 @@ fn cl16_eof_while_open_or_closing() {
         let mut c = conn(role, Config::default());
         let got = feed_conn(&mut c, b"", Split::Whole, true);
         let o = closed_outcome(&got.events);
-        assert_eq!((o.code(), o.clean, o.kind.clone()), (CloseCode::ABNORMAL, false, CloseKind::TransportClosed));
+        assert_eq!(
+            (o.code(), o.clean, o.kind.clone()),
+            (CloseCode::ABNORMAL, false, CloseKind::TransportClosed)
+        );
         assert!(got.closed_transport);
 
         let mut c = conn(role, Config::default());
@@ -141,7 +174,14 @@ fn cl20_close_handshake_timeout() {
     p.advance(Duration::from_millis(1));
     assert!(p.client_closed_transport);
     let o = closed_outcome(&p.client_events);
-    assert_eq!((o.code(), o.clean, o.kind.clone()), (CloseCode::ABNORMAL, false, CloseKind::TimedOut(Timeout::CloseHandshake)));
+    assert_eq!(
+        (o.code(), o.clean, o.kind.clone()),
+        (
+            CloseCode::ABNORMAL,
+            false,
+            CloseKind::TimedOut(Timeout::CloseHandshake)
+        )
+    );
 }
 
 // CL-11: the client waits for the server to close the transport, then gives up.
@@ -150,17 +190,38 @@ fn cl11_client_waits_for_server_transport_close() {
     let mut config = Config::default();
     config.close_timeout = Some(Duration::from_secs(2));
     let mut c = conn(Role::Client, config);
-    let got = feed_conn(&mut c, &frame_to(Role::Client, true, OpCode::Close, &close_payload(1000, "")), Split::Whole, false);
+    let got = feed_conn(
+        &mut c,
+        &frame_to(Role::Client, true, OpCode::Close, &close_payload(1000, "")),
+        Split::Whole,
+        false,
+    );
     assert!(!got.closed_transport);
     assert_eq!(c.state(), ConnectionState::Closing);
     c.handle_timeout(t0() + Duration::from_secs(1));
-    assert_eq!(c.state(), ConnectionState::Closing, "early calls are harmless");
+    assert_eq!(
+        c.state(),
+        ConnectionState::Closing,
+        "early calls are harmless"
+    );
     c.handle_timeout(t0() + Duration::from_secs(2));
-    let mut out = Outcome { events: vec![], wire: vec![], closed_transport: false, error: None };
+    let mut out = Outcome {
+        events: vec![],
+        wire: vec![],
+        closed_transport: false,
+        error: None,
+    };
     drain(&mut c, &mut out);
     assert!(out.closed_transport);
     let o = closed_outcome(&out.events);
-    assert_eq!((o.kind.clone(), o.clean, o.code()), (CloseKind::TimedOut(Timeout::TransportClose), true, CloseCode::NORMAL));
+    assert_eq!(
+        (o.kind.clone(), o.clean, o.code()),
+        (
+            CloseKind::TimedOut(Timeout::TransportClose),
+            true,
+            CloseCode::NORMAL
+        )
+    );
 }
 
 // CL-06, FR-32: local misuse is refused with a typed error and nothing is sent.
@@ -168,12 +229,26 @@ fn cl11_client_waits_for_server_transport_close() {
 fn cl06_fr32_local_misuse_refused() {
     let mut c = conn(Role::Server, Config::default());
     for code in [1005u16, 1006, 1015, 999, 5000] {
-        assert!(matches!(c.close(t0(), CloseCode(code), ""), Err(SendError::CloseFrame(_))), "{code}");
+        assert!(
+            matches!(
+                c.close(t0(), CloseCode(code), ""),
+                Err(SendError::CloseFrame(_))
+            ),
+            "{code}"
+        );
     }
-    assert!(matches!(c.close(t0(), CloseCode::NORMAL, &"a".repeat(124)), Err(SendError::CloseFrame(_))));
+    assert!(matches!(
+        c.close(t0(), CloseCode::NORMAL, &"a".repeat(124)),
+        Err(SendError::CloseFrame(_))
+    ));
     assert_eq!(c.buffered_amount(), 0);
     c.close(t0(), CloseCode(4000), "x").unwrap();
-    let mut out = Outcome { events: vec![], wire: vec![], closed_transport: false, error: None };
+    let mut out = Outcome {
+        events: vec![],
+        wire: vec![],
+        closed_transport: false,
+        error: None,
+    };
     drain(&mut c, &mut out);
     assert_eq!(out.wire, vec![0x88, 0x03, 0x0f, 0xa0, 0x78]);
     assert_eq!(c.send_text("a"), Err(SendError::Closed));
@@ -200,7 +275,12 @@ fn cl07_close_during_streamed_send() {
     let mut c = conn(Role::Server, Config::default());
     c.begin_message(rfc6455::MessageType::Binary).unwrap();
     c.continue_message(vec![1u8; 4]).unwrap();
-    let got = feed_conn(&mut c, &frame_to(Role::Server, true, OpCode::Close, &close_payload(1001, "")), Split::Whole, false);
+    let got = feed_conn(
+        &mut c,
+        &frame_to(Role::Server, true, OpCode::Close, &close_payload(1001, "")),
+        Split::Whole,
+        false,
+    );
     let frames = frames_from(Role::Server, &got.wire);
     assert_eq!(frames.last().unwrap().2, OpCode::Close);
     assert_eq!(c.finish_message(vec![]), Err(SendError::Closed));
@@ -210,7 +290,13 @@ fn cl07_close_during_streamed_send() {
 #[test]
 fn exactly_one_closed_event() {
     let mut c = conn(Role::Server, Config::default());
-    let mut all = feed_conn(&mut c, &frame_to(Role::Server, true, OpCode::Close, b""), Split::Whole, true).events;
+    let mut all = feed_conn(
+        &mut c,
+        &frame_to(Role::Server, true, OpCode::Close, b""),
+        Split::Whole,
+        true,
+    )
+    .events;
     c.handle_eof();
     c.handle_timeout(t0() + Duration::from_secs(100));
     while let Some(e) = c.poll_event() {

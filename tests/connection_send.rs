@@ -1,0 +1,242 @@
+//! Sending: fragmentation, the streaming send, control frames, backpressure, batching,
+//! zero-copy output and masking keys.
+
+mod common;
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use common::*;
+use rfc6455::frame::OpCode;
+use rfc6455::{Config, Connection, MessageType, PreparedMessage, Role, SendError, Transmit};
+
+fn wire_of(c: &mut Connection) -> Vec<u8> {
+    let mut out = Outcome {
+        events: vec![],
+        wire: vec![],
+        closed_transport: false,
+        error: None,
+    };
+    drain(c, &mut out);
+    out.wire
+}
+
+// HS-R-05: after the handshake the server sends unmasked frames.
+#[test]
+fn hs_r_05_server_text_frame() {
+    let mut c = conn(Role::Server, Config::default());
+    c.send_text("x").unwrap();
+    assert_eq!(wire_of(&mut c), vec![0x81, 0x01, 0x78]);
+}
+
+// FR-22: the streaming send produces byte-exact frames; control frames may go in between; a
+// second message is refused until the first is finished.
+#[test]
+fn fr22_streaming_send_byte_exact() {
+    let mut c = conn(Role::Server, Config::default());
+    c.begin_message(MessageType::Text).unwrap();
+    assert_eq!(
+        c.begin_message(MessageType::Binary),
+        Err(SendError::MessageInProgress)
+    );
+    c.continue_message(&b"Hel"[..]).unwrap();
+    assert_eq!(c.send_text("other"), Err(SendError::MessageInProgress));
+    c.send_ping(&b""[..]).unwrap();
+    c.finish_message(&b"lo"[..]).unwrap();
+    assert_eq!(
+        wire_of(&mut c),
+        vec![
+            0x01, 0x03, b'H', b'e', b'l', 0x89, 0x00, 0x80, 0x02, b'l', b'o'
+        ]
+    );
+    assert_eq!(
+        c.finish_message(&b""[..]),
+        Err(SendError::NoMessageInProgress)
+    );
+    c.send_text("next").unwrap();
+}
+
+// FR-22: a streamed text may split characters across parts, but never send invalid UTF-8.
+#[test]
+fn fr22_streaming_text_validated() {
+    let mut c = conn(Role::Server, Config::default());
+    c.begin_message(MessageType::Text).unwrap();
+    c.continue_message(vec![0xe2, 0x82]).unwrap();
+    c.finish_message(vec![0xac]).unwrap();
+    let frames = frames_from(Role::Server, &wire_of(&mut c));
+    let joined: Vec<u8> = frames.iter().flat_map(|f| f.3.to_vec()).collect();
+    assert_eq!(joined, "€".as_bytes());
+    c.begin_message(MessageType::Text).unwrap();
+    assert_eq!(c.continue_message(vec![0xff]), Err(SendError::InvalidUtf8));
+    c.continue_message(vec![0xe2]).unwrap();
+    assert_eq!(
+        c.finish_message(vec![]),
+        Err(SendError::InvalidUtf8),
+        "incomplete at the end"
+    );
+}
+
+// Automatic fragmentation above the configured frame size; the receiver gets one message.
+#[test]
+fn auto_fragmentation() {
+    let mut config = Config::default();
+    config.max_send_frame_size = 1000;
+    let mut c = conn(Role::Client, config);
+    let payload: Vec<u8> = (0..2500u32).map(|i| i as u8).collect();
+    c.send_binary(payload.clone()).unwrap();
+    let frames = frames_from(Role::Client, &wire_of(&mut c));
+    let shape: Vec<_> = frames.iter().map(|f| (f.0, f.2, f.3.len())).collect();
+    assert_eq!(
+        shape,
+        vec![
+            (false, OpCode::Binary, 1000),
+            (false, OpCode::Continuation, 1000),
+            (true, OpCode::Continuation, 500)
+        ]
+    );
+    let joined: Vec<u8> = frames.iter().flat_map(|f| f.3.to_vec()).collect();
+    assert_eq!(joined, payload);
+}
+
+// FR-15, FR-31: control payloads over 125 bytes are refused; pings are allowed while open.
+#[test]
+fn fr15_fr31_control_frames() {
+    let mut c = conn(Role::Client, Config::default());
+    assert_eq!(
+        c.send_ping(vec![0u8; 126]),
+        Err(SendError::ControlTooLarge(126))
+    );
+    assert_eq!(
+        c.send_pong(vec![0u8; 126]),
+        Err(SendError::ControlTooLarge(126))
+    );
+    c.send_ping(vec![0u8; 125]).unwrap();
+    let frames = frames_from(Role::Client, &wire_of(&mut c));
+    assert_eq!((frames[0].2, frames[0].3.len()), (OpCode::Ping, 125));
+}
+
+// SEC-12, backpressure: a peer that never reads cannot make memory grow past the bound;
+// accepted data is never lost; pongs and the Close reply still go out.
+#[test]
+fn sec12_backpressure_bounds_output() {
+    let mut config = Config::default();
+    config.limits.max_buffered_output = 64 * 1024;
+    let mut c = conn(Role::Server, config);
+    let mut accepted = 0usize;
+    let mut refused = 0;
+    for _ in 0..10_000 {
+        match c.send_binary(vec![1u8; 1000]) {
+            Ok(()) => accepted += 1,
+            Err(SendError::Backpressure { limit, .. }) => {
+                assert_eq!(limit, 64 * 1024);
+                refused += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(refused > 9000);
+    assert!(
+        c.buffered_amount() < 64 * 1024 + 1100,
+        "bounded: {}",
+        c.buffered_amount()
+    );
+    // A ping from the peer and its Close are still answered.
+    let input = [
+        frame_to(Role::Server, true, OpCode::Ping, b"p"),
+        frame_to(Role::Server, true, OpCode::Close, &[0x03, 0xe8]),
+    ]
+    .concat();
+    let mut buf = bytes::BytesMut::from(&input[..]);
+    c.handle_input(t0(), &mut buf).unwrap();
+    let frames = frames_from(Role::Server, &wire_of(&mut c));
+    let data = frames.iter().filter(|f| f.2 == OpCode::Binary).count();
+    assert_eq!(data, accepted, "nothing accepted was lost");
+    let tail: Vec<_> = frames[frames.len() - 2..].iter().map(|f| f.2).collect();
+    assert_eq!(tail, vec![OpCode::Pong, OpCode::Close]);
+}
+
+// Output batching: many small frames leave in one chunk.
+#[test]
+fn batching_many_frames_one_chunk() {
+    let mut c = conn(Role::Server, Config::default());
+    for i in 0..100u8 {
+        c.send_binary(vec![i; 16]).unwrap();
+    }
+    let Some(Transmit::Bytes(chunk)) = c.poll_transmit() else {
+        panic!("no output")
+    };
+    assert_eq!(chunk.len(), 100 * 18);
+    assert_eq!(c.poll_transmit(), None);
+}
+
+// Zero-copy: a large server payload leaves as its own chunk, pointing at the caller's bytes;
+// the vectored pair writes it in pieces.
+#[test]
+fn zero_copy_large_server_payload_and_vectored_write() {
+    let mut c = conn(Role::Server, Config::default());
+    let payload = Bytes::from(vec![9u8; 100_000]);
+    c.send_binary(payload.clone()).unwrap();
+    let chunks: Vec<Vec<u8>> = c.transmit_chunks().map(<[u8]>::to_vec).collect();
+    assert_eq!(chunks.len(), 2);
+    assert_eq!(chunks[0], vec![0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x86, 0xa0]);
+    c.advance_transmit(5);
+    c.advance_transmit(10);
+    assert_eq!(c.buffered_amount(), 100_010 - 15);
+    let mut c = conn(Role::Server, Config::default());
+    c.send_binary(payload.clone()).unwrap();
+    let _header = c.poll_transmit();
+    let Some(Transmit::Bytes(body)) = c.poll_transmit() else {
+        panic!()
+    };
+    assert_eq!(body.as_ptr(), payload.as_ptr(), "the payload was copied");
+}
+
+// Prepared messages: encoded once, shared by many server connections; re-encoded (masked) for
+// a client.
+#[test]
+fn prepared_message_shared() {
+    let msg = PreparedMessage::text("hello all");
+    let mut wires = Vec::new();
+    for _ in 0..3 {
+        let mut c = conn(Role::Server, Config::default());
+        c.send_prepared(&msg).unwrap();
+        wires.push(wire_of(&mut c));
+    }
+    assert!(
+        wires
+            .iter()
+            .all(|w| w == &[&[0x81, 9][..], b"hello all"].concat())
+    );
+    let mut client = conn(Role::Client, Config::default());
+    client.send_prepared(&msg).unwrap();
+    let frames = frames_from(Role::Client, &wire_of(&mut client));
+    assert_eq!(&frames[0].3[..], b"hello all");
+}
+
+// FR-10, SEC-01: the default key source gives a fresh, unpredictable key per frame.
+#[test]
+fn fr10_sec01_fresh_keys_per_frame() {
+    let mut c = Connection::new(Role::Client, Config::default(), t0());
+    let mut keys = HashSet::new();
+    for _ in 0..10_000 {
+        c.send_binary(Bytes::new()).unwrap();
+        let Some(Transmit::Bytes(f)) = c.poll_transmit() else {
+            panic!()
+        };
+        assert_eq!(f.len(), 6);
+        keys.insert([f[2], f[3], f[4], f[5]]);
+    }
+    // 32-bit keys: a few birthday collisions are possible, a pattern is not.
+    assert!(keys.len() > 9_950, "only {} distinct keys", keys.len());
+}
+
+// SEC-02: the encoded bytes do not change when the caller's buffer changes afterwards.
+#[test]
+fn sec02_payload_fixed_at_encode_time() {
+    let mut c = conn(Role::Client, Config::default());
+    let mut data = vec![1u8, 2, 3];
+    c.send_binary(Bytes::copy_from_slice(&data)).unwrap();
+    data[0] = 99;
+    let frames = frames_from(Role::Client, &wire_of(&mut c));
+    assert_eq!(&frames[0].3[..], &[1, 2, 3]);
+}
