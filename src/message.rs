@@ -37,7 +37,6 @@ struct InMessage {
 pub(crate) struct Receiver {
     decoder: FrameDecoder,
     mode: ReceiveMode,
-    max_message_size: u64,
     message: Option<InMessage>,
     /// The header checks ran for the frame in progress.
     frame_checked: bool,
@@ -49,11 +48,10 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
-    pub(crate) fn new(decoder: FrameDecoder, mode: ReceiveMode, limits: &Limits) -> Self {
+    pub(crate) fn new(decoder: FrameDecoder, mode: ReceiveMode) -> Self {
         Self {
             decoder,
             mode,
-            max_message_size: limits.max_message_size,
             message: None,
             frame_checked: false,
             seen: 0,
@@ -67,13 +65,14 @@ impl Receiver {
         &mut self,
         buf: &mut BytesMut,
         mut ext: Option<&mut (dyn Extension + 'static)>,
+        max_message_size: u64,
     ) -> Result<Option<Received>, ProtocolError> {
         loop {
             let Some(&header) = self.decoder.header(buf)? else {
                 return Ok(None);
             };
             if !self.frame_checked {
-                self.check_header(&header)?;
+                self.check_header(&header, max_message_size)?;
                 self.frame_checked = true;
             }
             if header.opcode.is_control() {
@@ -89,7 +88,7 @@ impl Receiver {
             }
             let transformed = self.message.as_ref().is_some_and(|m| m.rsv != 0);
             let got = if transformed || self.mode == ReceiveMode::Whole {
-                self.whole_frame(buf, &header, ext.as_deref_mut())?
+                self.whole_frame(buf, &header, ext.as_deref_mut(), max_message_size)?
             } else {
                 self.streaming_frame(buf, &header)?
             };
@@ -102,7 +101,11 @@ impl Receiver {
     }
 
     /// The rules decided from a data or control frame's header, once per frame.
-    fn check_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+    fn check_header(
+        &mut self,
+        header: &FrameHeader,
+        max_message_size: u64,
+    ) -> Result<(), ProtocolError> {
         // RSV bits an extension allowed are valid only on the first frame of a data message
         // (PMD-F-01); the decoder already rejected bits no extension allows (FR-03).
         if header.rsv != 0 && !matches!(header.opcode, OpCode::Text | OpCode::Binary) {
@@ -113,21 +116,26 @@ impl Receiver {
             (OpCode::Text | OpCode::Binary, Some(_)) => {
                 return Err(ProtocolError::ExpectedContinuation);
             }
-            (OpCode::Continuation, Some(message)) => {
-                if self.mode == ReceiveMode::Whole || message.rsv != 0 {
-                    message.charged += header.payload_len + Limits::FRAGMENT_OVERHEAD;
-                    if message.charged > self.max_message_size {
-                        return Err(ProtocolError::MessageTooLarge {
-                            max: self.max_message_size,
-                        });
-                    }
+            // Streaming delivery has no message limit (messages may exceed memory); every
+            // reassembled message is charged its payload plus a fixed overhead per fragment.
+            (OpCode::Continuation, Some(message))
+                if self.mode == ReceiveMode::Whole || message.rsv != 0 =>
+            {
+                message.charged = message
+                    .charged
+                    .saturating_add(header.payload_len)
+                    .saturating_add(Limits::FRAGMENT_OVERHEAD);
+                if message.charged > max_message_size {
+                    return Err(ProtocolError::MessageTooLarge {
+                        max: max_message_size,
+                    });
                 }
             }
             (OpCode::Text | OpCode::Binary, None) => {
                 let whole = self.mode == ReceiveMode::Whole || header.rsv != 0;
-                if whole && header.payload_len > self.max_message_size {
+                if whole && header.payload_len > max_message_size {
                     return Err(ProtocolError::MessageTooLarge {
-                        max: self.max_message_size,
+                        max: max_message_size,
                     });
                 }
                 self.message = Some(InMessage {
@@ -153,6 +161,7 @@ impl Receiver {
         buf: &mut BytesMut,
         header: &FrameHeader,
         ext: Option<&mut (dyn Extension + 'static)>,
+        max_message_size: u64,
     ) -> Result<Step, ProtocolError> {
         let (text, rsv) = match &self.message {
             Some(message) => (message.text, message.rsv),
@@ -194,7 +203,7 @@ impl Receiver {
         };
         let payload = match (message.rsv, ext) {
             (0, _) => payload,
-            (rsv, Some(ext)) => ext.decode_message(rsv, payload, self.max_message_size)?,
+            (rsv, Some(ext)) => ext.decode_message(rsv, payload, max_message_size)?,
             (rsv, None) => return Err(ProtocolError::ReservedBits(rsv)),
         };
         Ok(Step::Deliver(if message.text {

@@ -98,16 +98,24 @@ pub struct Connection {
     encoder: FrameEncoder,
     outbox: Outbox,
     events: VecDeque<Event>,
-    pending_pongs: VecDeque<Bytes>,
+    pending_pongs: Vec<Bytes>,
     sending: Option<OutMessage>,
     keepalive: Keepalive,
     extension: Option<Box<dyn Extension>>,
-    subprotocol: Option<String>,
-    received_close: Option<Option<CloseFrame>>,
-    sent_close: Option<Option<CloseFrame>>,
-    /// A deadline that started the closing, reported in the outcome.
-    closing_cause: Option<Timeout>,
+    subprotocol: Option<Box<str>>,
+    /// The Close frames exchanged and what started the closing; allocated only once closing
+    /// starts, so an open connection stays small.
+    closing: Option<Box<Closing>>,
     config: Config,
+}
+
+/// What the closing handshake has exchanged so far.
+#[derive(Debug, Default)]
+struct Closing {
+    received: Option<Option<CloseFrame>>,
+    sent: Option<Option<CloseFrame>>,
+    /// A deadline that started the closing, reported in the outcome.
+    cause: Option<Timeout>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -132,18 +140,16 @@ impl Connection {
             role,
             state: State::Open,
             transport: TransportClose::NotYet,
-            receiver: Receiver::new(decoder, config.receive_mode, &config.limits),
+            receiver: Receiver::new(decoder, config.receive_mode),
             encoder: FrameEncoder::new(role),
             outbox: Outbox::default(),
             events: VecDeque::new(),
-            pending_pongs: VecDeque::new(),
+            pending_pongs: Vec::new(),
             sending: None,
             keepalive: Keepalive::new(now),
             extension: None,
             subprotocol: None,
-            received_close: None,
-            sent_close: None,
-            closing_cause: None,
+            closing: None,
             config,
         }
     }
@@ -158,7 +164,7 @@ impl Connection {
         now: Instant,
     ) -> Self {
         let mut conn = Self::new(role, config, now);
-        conn.subprotocol.clone_from(&negotiated.subprotocol);
+        conn.subprotocol = negotiated.subprotocol.as_deref().map(Box::from);
         conn
     }
 
@@ -233,7 +239,11 @@ impl Connection {
             self.keepalive.received(now);
         }
         loop {
-            let received = match self.receiver.next(input, self.extension.as_deref_mut()) {
+            let received = match self.receiver.next(
+                input,
+                self.extension.as_deref_mut(),
+                self.config.limits.max_message_size,
+            ) {
                 Ok(Some(received)) => received,
                 Ok(None) => return Ok(()),
                 Err(err) => {
@@ -247,9 +257,10 @@ impl Connection {
                 Received::Ping(payload) => {
                     if self.state == State::Open {
                         if self.pending_pongs.len() >= self.config.limits.max_pending_pongs.max(1) {
-                            self.pending_pongs.pop_front();
+                            // Answering only the newest pings is allowed (section 5.5.3).
+                            self.pending_pongs.remove(0);
                         }
-                        self.pending_pongs.push_back(payload.clone());
+                        self.pending_pongs.push(payload.clone());
                     }
                     self.events.push_back(Event::Ping(payload));
                 }
@@ -286,7 +297,7 @@ impl Connection {
                     .idle_timeout
                     .filter(|_| self.keepalive.idle(now, &self.config))
                 {
-                    self.closing_cause = Some(Timeout::Idle(idle));
+                    self.closing().cause = Some(Timeout::Idle(idle));
                     self.start_close(
                         now,
                         Some(
@@ -303,7 +314,6 @@ impl Connection {
             State::CloseSent {
                 deadline: Some(deadline),
             } if now >= deadline => {
-                self.closing_cause = Some(Timeout::CloseHandshake);
                 self.finish(CloseKind::TimedOut(Timeout::CloseHandshake), false);
             }
             State::AwaitingTransportClose {
@@ -398,12 +408,12 @@ impl Connection {
         let payload = frame.as_ref().map_or_else(Bytes::new, CloseFrame::to_bytes);
         self.outbox
             .push_frame(&mut self.encoder, true, 0, OpCode::Close, &payload);
-        self.sent_close = Some(frame);
+        self.closing().sent = Some(frame);
         self.sending = None;
     }
 
     fn on_close_received(&mut self, now: Instant, frame: Option<CloseFrame>) {
-        self.received_close = Some(frame.clone());
+        self.closing().received = Some(frame.clone());
         self.events.push_back(Event::CloseReceived(frame.clone()));
         if self.state == State::Open {
             // Echo the code (CL-07); a Close without a code gets an empty one.
@@ -425,8 +435,12 @@ impl Connection {
         }
     }
 
+    fn closing(&mut self) -> &mut Closing {
+        self.closing.get_or_insert_with(Box::default)
+    }
+
     fn normal_kind(&self) -> CloseKind {
-        match self.closing_cause {
+        match self.closing.as_ref().and_then(|c| c.cause) {
             Some(cause) => CloseKind::TimedOut(cause),
             None => CloseKind::Normal,
         }
@@ -461,26 +475,27 @@ impl Connection {
         }
         self.state = State::Closed;
         self.sending = None;
-        self.pending_pongs = VecDeque::new();
+        self.pending_pongs = Vec::new();
         if self.transport == TransportClose::NotYet {
             self.transport = TransportClose::Owed;
         }
+        let closing = self.closing.take().map(|c| *c).unwrap_or_default();
         self.events.push_back(Event::Closed(CloseOutcome {
             kind,
-            received: self.received_close.take(),
-            sent: self.sent_close.take(),
+            received: closing.received,
+            sent: closing.sent,
             clean,
         }));
     }
 
     /// Moves owed pongs into the output, in the order their pings arrived.
     fn flush_pongs(&mut self) {
-        while let Some(payload) = self.pending_pongs.pop_front() {
+        if self.pending_pongs.is_empty() {
+            return;
+        }
+        for payload in std::mem::take(&mut self.pending_pongs) {
             self.outbox
                 .push_frame(&mut self.encoder, true, 0, OpCode::Pong, &payload);
-        }
-        if self.pending_pongs.capacity() > 0 {
-            self.pending_pongs = VecDeque::new();
         }
     }
 }

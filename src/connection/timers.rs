@@ -11,8 +11,8 @@ use crate::config::Config;
 pub(super) struct Keepalive {
     /// When bytes last arrived (or when the connection opened).
     last_received: Instant,
-    /// The keepalive Ping awaiting its Pong: when it was sent and its payload.
-    outstanding: Option<(Instant, u32)>,
+    /// When the keepalive Ping awaiting its Pong was sent; its payload is `sent`.
+    outstanding: Option<Instant>,
     /// Counter for keepalive Ping payloads.
     sent: u32,
 }
@@ -34,15 +34,13 @@ impl Keepalive {
 
     /// A Pong arrived: it settles the outstanding keepalive Ping if the payload matches.
     pub(super) fn pong(&mut self, payload: &[u8]) {
-        if let Some((_, id)) = self.outstanding {
-            if payload == id.to_be_bytes() {
-                self.outstanding = None;
-            }
+        if self.outstanding.is_some() && payload == self.sent.to_be_bytes() {
+            self.outstanding = None;
         }
     }
 
     fn pong_deadline(&self, config: &Config) -> Option<Instant> {
-        let (sent_at, _) = self.outstanding?;
+        let sent_at = self.outstanding?;
         Some(sent_at + config.pong_timeout?)
     }
 
@@ -67,11 +65,11 @@ impl Keepalive {
 
     /// The payload of a keepalive Ping to send now, if one is due.
     pub(super) fn ping_due(&mut self, now: Instant, config: &Config) -> Option<Bytes> {
-        if !self.ping_deadline(config).is_some_and(|d| now >= d) {
+        if self.ping_deadline(config).is_none_or(|d| now < d) {
             return None;
         }
         self.sent = self.sent.wrapping_add(1);
-        self.outstanding = Some((now, self.sent));
+        self.outstanding = Some(now);
         Some(Bytes::copy_from_slice(&self.sent.to_be_bytes()))
     }
 

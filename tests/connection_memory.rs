@@ -1,0 +1,67 @@
+//! Memory: the size of a Connection and the heap an idle connection holds (reported here and
+//! documented in the README).
+
+mod common;
+
+use bytes::BytesMut;
+use common::*;
+use rfc6455::frame::OpCode;
+use rfc6455::{Config, Connection, Role};
+
+#[test]
+fn size_of_connection_is_small() {
+    let size = std::mem::size_of::<Connection>();
+    println!("size_of::<Connection>() = {size} bytes");
+    assert!(size <= 512, "Connection grew to {size} bytes");
+}
+
+// An idle connection, before and after traffic, holds no heap buffers of its own.
+#[test]
+fn idle_connection_holds_no_heap() {
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role, Config::default());
+        assert_eq!(c.heap_capacity(), 0, "{role:?} fresh");
+        let input = [
+            frame_to(role, false, OpCode::Text, &[b'a'; 3000]),
+            frame_to(role, true, OpCode::Ping, b"p"),
+            frame_to(role, true, OpCode::Continuation, &[b'b'; 3000]),
+            frame_to(role, true, OpCode::Binary, &[1; 100_000]),
+        ]
+        .concat();
+        let mut buf = BytesMut::from(&input[..]);
+        c.handle_input(t0(), &mut buf).unwrap();
+        c.send_binary(vec![0u8; 50_000]).unwrap();
+        c.send_text("hi").unwrap();
+        assert!(c.heap_capacity() > 0);
+        let mut out = Outcome {
+            events: vec![],
+            wire: vec![],
+            closed_transport: false,
+            error: None,
+        };
+        drain(&mut c, &mut out);
+        assert_eq!(out.events.len(), 3);
+        assert_eq!(c.heap_capacity(), 0, "{role:?} idle after traffic");
+        println!(
+            "{role:?}: idle heap after traffic = {} bytes",
+            c.heap_capacity()
+        );
+    }
+}
+
+// The tungstenite #480 class: a small delivered message does not keep the read buffer alive.
+#[test]
+fn small_message_does_not_pin_read_buffer() {
+    let mut c = conn(Role::Client, Config::default());
+    let mut buf = BytesMut::with_capacity(1 << 20);
+    buf.extend_from_slice(&frame_to(Role::Client, true, OpCode::Binary, &[5; 16]));
+    c.handle_input(t0(), &mut buf).unwrap();
+    let Some(rfc6455::Event::Binary(msg)) = c.poll_event() else {
+        panic!()
+    };
+    let arena = buf.as_ptr() as usize - 18..buf.as_ptr() as usize + buf.capacity();
+    assert!(
+        !arena.contains(&(msg.as_ptr() as usize)),
+        "a 16-byte message points into the 1 MiB read buffer"
+    );
+}
