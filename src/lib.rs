@@ -1,4 +1,106 @@
-//! `rfc6455`: a sans-IO WebSocket protocol engine.
+//! `rfc6455`: a sans-IO WebSocket protocol engine (RFC 6455).
+//!
+//! The crate implements the WebSocket protocol and nothing else: it owns no socket, no
+//! runtime, no clock, no thread. Bytes go in, events and bytes to send come out, and the
+//! caller supplies the time. It embeds in any event loop (tokio, mio, io_uring, plain
+//! threads, embedded) and is easy to fuzz, because every input is a plain argument.
+//!
+//! ```text
+//!    your event loop (tokio / mio / io_uring / std threads / embedded)
+//!         |  bytes read          ^ bytes to write         |  now: Instant
+//!         v                      |                        v
+//!    +------------------------------------------------------------+
+//!    |  rfc6455: handshake -> Connection (frames, messages, close) |
+//!    +------------------------------------------------------------+
+//!         |  events (Text, Binary, Ping, Pong, CloseReceived, Closed)
+//!         v
+//!    your application
+//! ```
+//!
+//! # The driving loop
+//!
+//! A [`Connection`] has three kinds of input and three kinds of output:
+//!
+//! 1. Bytes read from the transport go to [`Connection::handle_input`]; end of stream to
+//!    [`Connection::handle_eof`]; the clock to [`Connection::handle_timeout`].
+//! 2. The application's commands: [`Connection::send_text`], [`Connection::send_binary`],
+//!    [`Connection::send_ping`], [`Connection::close`], the streaming send.
+//! 3. After **every** input or command, the embedder MUST:
+//!    - drain [`Connection::poll_transmit`] to the transport, closing the transport on
+//!      [`Transmit::CloseTransport`];
+//!    - drain [`Connection::poll_event`] to the application, until the terminal
+//!      [`Event::Closed`];
+//!    - re-arm its timer from [`Connection::poll_timeout`].
+//!
+//! Protocol violations by the peer are answered by the connection itself: the Close frame
+//! with the right code is queued before the error is reported, and later input is ignored.
+//!
+//! # Example
+//!
+//! A client and a server connection joined in memory; a real program moves the bytes over
+//! a socket instead.
+//!
+//! ```
+//! use std::time::Instant;
+//! use bytes::BytesMut;
+//! use rfc6455::{CloseCode, Config, Connection, Event, Role, Transmit};
+//!
+//! let now = Instant::now();
+//! let mut client = Connection::new(Role::Client, Config::default(), now);
+//! let mut server = Connection::new(Role::Server, Config::default(), now);
+//!
+//! // Moves everything `from` wants to send into `to`, the way a socket would.
+//! fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
+//!     let mut wire = BytesMut::new();
+//!     while let Some(t) = from.poll_transmit() {
+//!         match t {
+//!             Transmit::Bytes(bytes) => wire.extend_from_slice(&bytes),
+//!             Transmit::CloseTransport => {} // a socket would be closed here
+//!         }
+//!     }
+//!     if !wire.is_empty() {
+//!         // An error means the peer broke the protocol; the Close is already queued.
+//!         let _ = to.handle_input(now, &mut wire);
+//!     }
+//! }
+//!
+//! client.send_text("Hello")?;
+//! pump(&mut client, &mut server, now);
+//! assert_eq!(server.poll_event(), Some(Event::Text("Hello".into())));
+//!
+//! // The server echoes, then the client closes the connection.
+//! server.send_text("Hello back")?;
+//! pump(&mut server, &mut client, now);
+//! assert_eq!(client.poll_event(), Some(Event::Text("Hello back".into())));
+//!
+//! client.close(now, CloseCode::NORMAL, "done")?;
+//! pump(&mut client, &mut server, now); // the server answers and closes first
+//! pump(&mut server, &mut client, now);
+//! client.handle_eof(); // the server closed the transport
+//! while let Some(event) = client.poll_event() {
+//!     if let Event::Closed(outcome) = event {
+//!         assert!(outcome.clean);
+//!         assert_eq!(outcome.code(), CloseCode::NORMAL);
+//!     }
+//! }
+//! # Ok::<(), rfc6455::SendError>(())
+//! ```
+//!
+//! # What is where
+//!
+//! - [`handshake`]: the opening handshake, server and client (HTTP/1.1 Upgrade).
+//! - [`Connection`]: the state machine after the handshake.
+//! - [`frame`]: the frame codec (header parse/encode, masking, incremental decoder).
+//! - [`close`]: close codes and Close frame bodies.
+//! - [`config`]: limits and timeouts, with their defaults.
+//! - [`extensions`]: the seam for extensions such as permessage-deflate.
+//!
+//! # Errors
+//!
+//! - [`frame::ProtocolError`]: the peer broke the protocol; it knows its close code.
+//! - [`handshake::HandshakeError`]: the opening handshake failed; it knows its HTTP status.
+//! - [`SendError`]: a command was refused (our misuse, or backpressure).
+//! - How a connection ended is not an error but the terminal [`Event::Closed`].
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

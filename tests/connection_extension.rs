@@ -16,12 +16,21 @@ impl Extension for Reverse {
     fn rsv_bits(&self) -> u8 {
         RSV1
     }
-    fn encode_message(&mut self, _opcode: OpCode, payload: Bytes) -> Result<(Bytes, u8), &'static str> {
+    fn encode_message(
+        &mut self,
+        _opcode: OpCode,
+        payload: Bytes,
+    ) -> Result<(Bytes, u8), &'static str> {
         let mut v = payload.to_vec();
         v.reverse();
         Ok((v.into(), RSV1))
     }
-    fn decode_message(&mut self, _rsv: u8, payload: Bytes, max_size: u64) -> Result<Bytes, ProtocolError> {
+    fn decode_message(
+        &mut self,
+        _rsv: u8,
+        payload: Bytes,
+        max_size: u64,
+    ) -> Result<Bytes, ProtocolError> {
         if payload.len() as u64 > max_size {
             return Err(ProtocolError::MessageTooLarge { max: max_size });
         }
@@ -41,10 +50,19 @@ fn with_ext(role: Role) -> rfc6455::Connection {
 fn transform_applies_on_both_directions() {
     let mut client = with_ext(Role::Client);
     client.send_text("abc").unwrap();
-    let mut out = Outcome { events: vec![], wire: vec![], closed_transport: false, error: None };
+    let mut out = Outcome {
+        events: vec![],
+        wire: vec![],
+        closed_transport: false,
+        error: None,
+    };
     drain(&mut client, &mut out);
     let frames = frames_from(Role::Client, &out.wire);
-    assert_eq!((frames[0].1, &frames[0].3[..]), (RSV1, &b"cba"[..]), "RSV1 set on the transformed frame");
+    assert_eq!(
+        (frames[0].1, &frames[0].3[..]),
+        (RSV1, &b"cba"[..]),
+        "RSV1 set on the transformed frame"
+    );
     let mut server = with_ext(Role::Server);
     let got = feed_conn(&mut server, &out.wire, Split::OneByte, false);
     assert_eq!(got.events, vec![Event::Text("abc".into())]);
@@ -54,7 +72,12 @@ fn transform_applies_on_both_directions() {
 #[test]
 fn untransformed_message_passes_through() {
     let mut c = with_ext(Role::Server);
-    let got = feed_conn(&mut c, &frame_to(Role::Server, true, OpCode::Text, b"Hello"), Split::Whole, false);
+    let got = feed_conn(
+        &mut c,
+        &frame_to(Role::Server, true, OpCode::Text, b"Hello"),
+        Split::Whole,
+        false,
+    );
     assert_eq!(got.events, vec![Event::Text("Hello".into())]);
 }
 
@@ -63,17 +86,30 @@ fn untransformed_message_passes_through() {
 #[test]
 fn rsv1_only_on_first_data_frame() {
     let mut c = with_ext(Role::Server);
-    let got = feed_conn(&mut c, &frame_rsv_to(Role::Server, true, RSV1, OpCode::Ping, b""), Split::Whole, false);
+    let got = feed_conn(
+        &mut c,
+        &frame_rsv_to(Role::Server, true, RSV1, OpCode::Ping, b""),
+        Split::Whole,
+        false,
+    );
     assert_eq!(got.error, Some(ProtocolError::ReservedBits(RSV1)));
     assert_eq!(close_code_on_wire(Role::Server, &got.wire), Some(1002));
 
     let mut c = with_ext(Role::Server);
-    let input = [frame_to(Role::Server, false, OpCode::Text, b"a"), frame_rsv_to(Role::Server, true, RSV1, OpCode::Continuation, b"b")].concat();
+    let input = [
+        frame_to(Role::Server, false, OpCode::Text, b"a"),
+        frame_rsv_to(Role::Server, true, RSV1, OpCode::Continuation, b"b"),
+    ]
+    .concat();
     let got = feed_conn(&mut c, &input, Split::Whole, false);
     assert_eq!(got.error, Some(ProtocolError::ReservedBits(RSV1)));
 
     let mut c = with_ext(Role::Server);
-    let input = [frame_rsv_to(Role::Server, false, RSV1, OpCode::Text, b"ed"), frame_to(Role::Server, true, OpCode::Continuation, b"cba")].concat();
+    let input = [
+        frame_rsv_to(Role::Server, false, RSV1, OpCode::Text, b"ed"),
+        frame_to(Role::Server, true, OpCode::Continuation, b"cba"),
+    ]
+    .concat();
     let got = feed_conn(&mut c, &input, Split::OneByte, false);
     assert_eq!(got.events, vec![Event::Text("abcde".into())]);
 }
@@ -81,7 +117,10 @@ fn rsv1_only_on_first_data_frame() {
 // FR-03 / HS-N-05: without the extension installed, RSV1 is a protocol error.
 #[test]
 fn rsv1_without_extension_fails() {
-    let got = feed(Role::Server, &frame_rsv_to(Role::Server, true, RSV1, OpCode::Text, b"x"));
+    let got = feed(
+        Role::Server,
+        &frame_rsv_to(Role::Server, true, RSV1, OpCode::Text, b"x"),
+    );
     assert_eq!(got.error, Some(ProtocolError::ReservedBits(RSV1)));
 }
 
@@ -89,9 +128,23 @@ fn rsv1_without_extension_fails() {
 #[test]
 fn text_validated_after_transform() {
     let mut c = with_ext(Role::Server);
-    let got = feed_conn(&mut c, &frame_rsv_to(Role::Server, true, RSV1, OpCode::Text, &[0xac, 0x82, 0xe2]), Split::Whole, false);
-    assert_eq!(got.events, vec![Event::Text("€".into())], "reversed bytes are valid UTF-8");
+    let got = feed_conn(
+        &mut c,
+        &frame_rsv_to(Role::Server, true, RSV1, OpCode::Text, &[0xac, 0x82, 0xe2]),
+        Split::Whole,
+        false,
+    );
+    assert_eq!(
+        got.events,
+        vec![Event::Text("€".into())],
+        "reversed bytes are valid UTF-8"
+    );
     let mut c = with_ext(Role::Server);
-    let got = feed_conn(&mut c, &frame_rsv_to(Role::Server, true, RSV1, OpCode::Text, &[0xe2, 0x82, 0xac]), Split::Whole, false);
+    let got = feed_conn(
+        &mut c,
+        &frame_rsv_to(Role::Server, true, RSV1, OpCode::Text, &[0xe2, 0x82, 0xac]),
+        Split::Whole,
+        false,
+    );
     assert_eq!(got.error, Some(ProtocolError::InvalidUtf8));
 }

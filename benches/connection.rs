@@ -1,0 +1,51 @@
+//! Connection-level round trip: the client encodes, the server decodes and echoes, the
+//! client decodes. 16 B, 1 KiB and 64 KiB messages.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rfc6455::{Config, Connection, Event, Role, Transmit};
+
+fn move_bytes(from: &mut Connection, into: &mut BytesMut) {
+    while let Some(Transmit::Bytes(b)) = from.poll_transmit() {
+        into.extend_from_slice(&b);
+    }
+}
+
+fn round_trip(c: &mut Criterion) {
+    let mut group = c.benchmark_group("connection_round_trip");
+    group.measurement_time(Duration::from_secs(3));
+    for size in [16usize, 1024, 64 * 1024] {
+        let now = Instant::now();
+        let mut client = Connection::new(Role::Client, Config::default(), now);
+        let mut server = Connection::new(Role::Server, Config::default(), now);
+        let payload = Bytes::from(vec![0x5au8; size]);
+        let mut to_server = BytesMut::with_capacity(size + 64);
+        let mut to_client = BytesMut::with_capacity(size + 64);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(format!("{size}B"), |b| {
+            b.iter(|| {
+                client.send_binary(payload.clone()).unwrap();
+                move_bytes(&mut client, &mut to_server);
+                server.handle_input(now, &mut to_server).unwrap();
+                let Some(Event::Binary(msg)) = server.poll_event() else {
+                    panic!("no message")
+                };
+                server.send_binary(msg).unwrap();
+                move_bytes(&mut server, &mut to_client);
+                client.handle_input(now, &mut to_client).unwrap();
+                let Some(Event::Binary(echo)) = client.poll_event() else {
+                    panic!("no echo")
+                };
+                assert_eq!(echo.len(), size);
+                black_box(echo);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, round_trip);
+criterion_main!(benches);
