@@ -189,6 +189,18 @@ impl ClientConfig {
         self
     }
 
+    /// Sets [`max_head_size`](Self::max_head_size).
+    pub fn with_max_head_size(mut self, bytes: usize) -> Self {
+        self.max_head_size = bytes;
+        self
+    }
+
+    /// Sets [`max_headers`](Self::max_headers).
+    pub fn with_max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+
     fn validate(&self) -> Result<(), HandshakeError> {
         let config = |reason: String| HandshakeError::InvalidConfig { reason };
         for (i, p) in self.subprotocols.iter().enumerate() {
@@ -215,7 +227,7 @@ impl ClientConfig {
 /// not happen, and the bytes after the head are the start of an HTTP body, never frames.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
-    minor_version: u8,
+    pub(crate) minor_version: u8,
     status: u16,
     reason: String,
     headers: Headers,
@@ -391,8 +403,21 @@ impl ClientHandshake {
         self.finish(response, buf)
     }
 
+    /// [`finish`](Self::finish), once: later calls return [`HandshakeError::Finished`].
+    #[cfg(feature = "http")]
+    pub(crate) fn finish_once(
+        &mut self,
+        response: Response,
+        rest: &mut BytesMut,
+    ) -> Result<ClientStatus, HandshakeError> {
+        if std::mem::replace(&mut self.finished, true) {
+            return Err(HandshakeError::Finished);
+        }
+        self.finish(response, rest)
+    }
+
     /// Validates a complete response head; `rest` holds the bytes after it.
-    pub(crate) fn finish(
+    fn finish(
         &self,
         mut response: Response,
         rest: &mut BytesMut,

@@ -28,6 +28,26 @@ pub struct ServerConfig {
     pub origin_policy: OriginPolicy,
 }
 
+impl ServerConfig {
+    /// Sets [`max_head_size`](Self::max_head_size).
+    pub fn with_max_head_size(mut self, bytes: usize) -> Self {
+        self.max_head_size = bytes;
+        self
+    }
+
+    /// Sets [`max_headers`](Self::max_headers).
+    pub fn with_max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// Sets [`origin_policy`](Self::origin_policy).
+    pub fn with_origin_policy(mut self, policy: OriginPolicy) -> Self {
+        self.origin_policy = policy;
+        self
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -165,7 +185,7 @@ impl Request {
 }
 
 /// What [`RequestParser::feed`] found.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ServerStatus {
     /// The head is incomplete: read more bytes and call again. Not an error.
