@@ -79,19 +79,24 @@ fn run(config: &ClientConfig, data: &[u8]) -> Result<ClientStatus, HandshakeErro
     for chunks in [&[1][..], &[2], &[3, 7], &[17, 1, 5]] {
         let (result, buf) = feed_chunks(config, data, chunks);
         assert_eq!(strip_body(&result), strip_body(&reference.0), "{chunks:?}");
-        assert_eq!(received_after_head(&result, &buf), received_after_head(&reference.0, &reference.1));
+        assert_eq!(
+            received_after_head(&result, &buf),
+            received_after_head(&reference.0, &reference.1)
+        );
     }
     reference.0
 }
 
 fn strip_body(r: &Result<ClientStatus, HandshakeError>) -> Result<ClientStatus, HandshakeError> {
     match r {
-        Ok(ClientStatus::Rejected(resp)) => Ok(ClientStatus::Rejected(rfc6455::handshake::Response::new(
-            resp.status(),
-            resp.reason(),
-            resp.headers().clone(),
-            Default::default(),
-        ))),
+        Ok(ClientStatus::Rejected(resp)) => {
+            Ok(ClientStatus::Rejected(rfc6455::handshake::Response::new(
+                resp.status(),
+                resp.reason(),
+                resp.headers().clone(),
+                Default::default(),
+            )))
+        }
         other => other.clone(),
     }
 }
@@ -124,23 +129,43 @@ fn failed(config: &ClientConfig, data: &[u8]) -> HandshakeError {
 fn hs_c_01_invalid_targets_produce_nothing() {
     let e = ClientHandshake::new("ws://h/p#x", ClientConfig::default()).unwrap_err();
     assert!(matches!(e, HandshakeError::InvalidUri { .. }));
-    for bad in ["http://h/", "h/chat", "ws://", "ws://h:99999/", "ws://user@h/"] {
-        assert!(ClientHandshake::new(bad, ClientConfig::default()).is_err(), "{bad}");
+    for bad in [
+        "http://h/",
+        "h/chat",
+        "ws://",
+        "ws://h:99999/",
+        "ws://user@h/",
+    ] {
+        assert!(
+            ClientHandshake::new(bad, ClientConfig::default()).is_err(),
+            "{bad}"
+        );
     }
     let hs = ClientHandshake::new("WSS://h", ClientConfig::default()).unwrap();
     assert!(hs.target().is_secure());
     assert_eq!(hs.target().port(), 443);
     assert!(hs.request().starts_with(b"GET / HTTP/1.1\r\nHost: h\r\n"));
-    assert_eq!(ClientHandshake::new("Ws://h", ClientConfig::default()).unwrap().target().port(), 80);
+    assert_eq!(
+        ClientHandshake::new("Ws://h", ClientConfig::default())
+            .unwrap()
+            .target()
+            .port(),
+        80
+    );
 }
 
 // HS-C-02, HS-C-03
 #[test]
 fn hs_c_02_03_request_line() {
     assert!(request_text("ws://h", ClientConfig::default()).starts_with("GET / HTTP/1.1\r\n"));
-    assert!(request_text("ws://h/a?b=c", ClientConfig::default()).starts_with("GET /a?b=c HTTP/1.1\r\n"));
+    assert!(
+        request_text("ws://h/a?b=c", ClientConfig::default())
+            .starts_with("GET /a?b=c HTTP/1.1\r\n")
+    );
     assert!(request_text("ws://h?q", ClientConfig::default()).starts_with("GET /?q HTTP/1.1\r\n"));
-    assert!(request_text("ws://h/chat", ClientConfig::default()).starts_with("GET /chat HTTP/1.1\r\n"));
+    assert!(
+        request_text("ws://h/chat", ClientConfig::default()).starts_with("GET /chat HTTP/1.1\r\n")
+    );
 }
 
 // HS-C-04, SEC-08
@@ -213,7 +238,9 @@ fn hs_c_09_subprotocols_checked_before_anything_is_produced() {
     }
     let text = request_text(
         "ws://h/",
-        ClientConfig::default().with_subprotocol("chat").with_subprotocol("superchat"),
+        ClientConfig::default()
+            .with_subprotocol("chat")
+            .with_subprotocol("superchat"),
     );
     assert!(text.contains("\r\nSec-WebSocket-Protocol: chat, superchat\r\n"));
 }
@@ -227,7 +254,11 @@ fn hs_c_10_extension_offer_serialised_and_recorded() {
         .unwrap();
     let config = ClientConfig::default().with_extension(pmd.clone());
     let text = request_text("ws://h/", config.clone());
-    assert!(text.contains("\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
+    assert!(
+        text.contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        )
+    );
     assert_eq!(client(config).config().extensions, [pmd]);
 }
 
@@ -253,11 +284,15 @@ fn hs_c_11_nothing_but_the_request_before_the_response() {
 #[test]
 fn hs_v_01_non_101_is_returned_with_status_and_headers() {
     let data = raw(&["HTTP/1.1 403 Forbidden", "Content-Length: 0"]);
-    let Ok(ClientStatus::Rejected(resp)) = run(&ClientConfig::default(), &data) else { panic!() };
+    let Ok(ClientStatus::Rejected(resp)) = run(&ClientConfig::default(), &data) else {
+        panic!()
+    };
     assert_eq!((resp.status(), resp.reason()), (403, "Forbidden"));
     assert_eq!(resp.headers().get_str("content-length"), Some("0"));
     let data = raw(&["HTTP/1.1 302 Found", "Location: ws://other/"]);
-    let Ok(ClientStatus::Rejected(resp)) = run(&ClientConfig::default(), &data) else { panic!() };
+    let Ok(ClientStatus::Rejected(resp)) = run(&ClientConfig::default(), &data) else {
+        panic!()
+    };
     assert_eq!(resp.headers().get_str("Location"), Some("ws://other/"));
 }
 
@@ -274,8 +309,14 @@ fn hs_v_02_upgrade_websocket() {
         ])
     };
     accepted(&config, &wire("Upgrade: WebSocket"));
-    assert_eq!(failed(&config, &wire("Upgrade: foo")).header(), Some("Upgrade"));
-    assert_eq!(failed(&config, &wire("X: y")), HandshakeError::MissingHeader("Upgrade"));
+    assert_eq!(
+        failed(&config, &wire("Upgrade: foo")).header(),
+        Some("Upgrade")
+    );
+    assert_eq!(
+        failed(&config, &wire("X: y")),
+        HandshakeError::MissingHeader("Upgrade")
+    );
 }
 
 // HS-V-03
@@ -290,10 +331,16 @@ fn hs_v_03_connection_lists_upgrade() {
             &format!("Sec-WebSocket-Accept: {SAMPLE_ACCEPT}"),
         ])
     };
-    assert_eq!(failed(&config, &wire("Connection: keep-alive")).header(), Some("Connection"));
+    assert_eq!(
+        failed(&config, &wire("Connection: keep-alive")).header(),
+        Some("Connection")
+    );
     accepted(&config, &wire("Connection: UPGRADE"));
     accepted(&config, &wire("Connection: keep-alive, upgrade"));
-    assert_eq!(failed(&config, &wire("X: y")), HandshakeError::MissingHeader("Connection"));
+    assert_eq!(
+        failed(&config, &wire("X: y")),
+        HandshakeError::MissingHeader("Connection")
+    );
 }
 
 // HS-V-04
@@ -301,16 +348,32 @@ fn hs_v_03_connection_lists_upgrade() {
 fn hs_v_04_exact_accept_once() {
     let config = ClientConfig::default();
     let wire = |accepts: &[&str]| {
-        let mut lines = vec!["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade"];
+        let mut lines = vec![
+            "HTTP/1.1 101 Switching Protocols",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+        ];
         lines.extend_from_slice(accepts);
         raw(&lines)
     };
     let good = format!("Sec-WebSocket-Accept: {SAMPLE_ACCEPT}");
     accepted(&config, &wire(&[&good]));
-    accepted(&config, &wire(&[&format!("Sec-WebSocket-Accept:   {SAMPLE_ACCEPT} ")]));
-    let flipped = format!("Sec-WebSocket-Accept: {}", SAMPLE_ACCEPT.replacen('s', "S", 1));
-    assert!(matches!(failed(&config, &wire(&[&flipped])), HandshakeError::AcceptMismatch { .. }));
-    assert_eq!(failed(&config, &wire(&[])), HandshakeError::MissingHeader("Sec-WebSocket-Accept"));
+    accepted(
+        &config,
+        &wire(&[&format!("Sec-WebSocket-Accept:   {SAMPLE_ACCEPT} ")]),
+    );
+    let flipped = format!(
+        "Sec-WebSocket-Accept: {}",
+        SAMPLE_ACCEPT.replacen('s', "S", 1)
+    );
+    assert!(matches!(
+        failed(&config, &wire(&[&flipped])),
+        HandshakeError::AcceptMismatch { .. }
+    ));
+    assert_eq!(
+        failed(&config, &wire(&[])),
+        HandshakeError::MissingHeader("Sec-WebSocket-Accept")
+    );
     assert_eq!(
         failed(&config, &wire(&[&good, &good])),
         HandshakeError::DuplicateHeader("Sec-WebSocket-Accept")
@@ -321,19 +384,37 @@ fn hs_v_04_exact_accept_once() {
 #[test]
 fn hs_v_05_only_offered_extensions() {
     let none = ClientConfig::default();
-    let e = failed(&none, &response_101(&["Sec-WebSocket-Extensions: permessage-deflate"]));
-    assert_eq!(e, HandshakeError::NotOffered {
-        name: "Sec-WebSocket-Extensions",
-        value: "permessage-deflate".into()
-    });
+    let e = failed(
+        &none,
+        &response_101(&["Sec-WebSocket-Extensions: permessage-deflate"]),
+    );
+    assert_eq!(
+        e,
+        HandshakeError::NotOffered {
+            name: "Sec-WebSocket-Extensions",
+            value: "permessage-deflate".into()
+        }
+    );
     let pmd = ClientConfig::default().with_extension(Extension::new("permessage-deflate").unwrap());
-    let n = accepted(&pmd, &response_101(&["Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"]));
+    let n = accepted(
+        &pmd,
+        &response_101(&[
+            "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover",
+        ]),
+    );
     assert_eq!(n.extensions[0].name(), "permessage-deflate");
-    assert!(n.extensions[0].param("server_no_context_takeover").is_some());
+    assert!(
+        n.extensions[0]
+            .param("server_no_context_takeover")
+            .is_some()
+    );
     // HS-N-05: offered but not accepted: not in force.
     assert!(accepted(&pmd, &response_101(&[])).extensions.is_empty());
     // HS-N-03 on the client: a grammar breach fails the handshake.
-    let e = failed(&pmd, &response_101(&["Sec-WebSocket-Extensions: permessage-deflate;;"]));
+    let e = failed(
+        &pmd,
+        &response_101(&["Sec-WebSocket-Extensions: permessage-deflate;;"]),
+    );
     assert_eq!(e.header(), Some("Sec-WebSocket-Extensions"));
 }
 
@@ -343,7 +424,13 @@ fn hs_n_04_client_merges_extension_lines() {
     let config = ClientConfig::default()
         .with_extension(Extension::new("foo").unwrap())
         .with_extension(Extension::new("bar").unwrap());
-    let n = accepted(&config, &response_101(&["Sec-WebSocket-Extensions: foo", "Sec-WebSocket-Extensions: bar"]));
+    let n = accepted(
+        &config,
+        &response_101(&[
+            "Sec-WebSocket-Extensions: foo",
+            "Sec-WebSocket-Extensions: bar",
+        ]),
+    );
     let names: Vec<&str> = n.extensions.iter().map(Extension::name).collect();
     assert_eq!(names, ["foo", "bar"]);
 }
@@ -353,16 +440,36 @@ fn hs_n_04_client_merges_extension_lines() {
 fn hs_v_06_subprotocol_offered_single_once() {
     let chat = ClientConfig::default().with_subprotocol("chat");
     let e = failed(&chat, &response_101(&["Sec-WebSocket-Protocol: superchat"]));
-    assert_eq!(e, HandshakeError::NotOffered { name: "Sec-WebSocket-Protocol", value: "superchat".into() });
+    assert_eq!(
+        e,
+        HandshakeError::NotOffered {
+            name: "Sec-WebSocket-Protocol",
+            value: "superchat".into()
+        }
+    );
     let n = accepted(&chat, &response_101(&["Sec-WebSocket-Protocol: chat"]));
     assert_eq!(n.subprotocol.as_deref(), Some("chat"));
     assert_eq!(accepted(&chat, &response_101(&[])).subprotocol, None);
     let none = ClientConfig::default();
-    assert!(matches!(failed(&none, &response_101(&["Sec-WebSocket-Protocol: chat"])), HandshakeError::NotOffered { .. }));
-    let two = ClientConfig::default().with_subprotocol("chat").with_subprotocol("superchat");
-    let e = failed(&two, &response_101(&["Sec-WebSocket-Protocol: chat, superchat"]));
+    assert!(matches!(
+        failed(&none, &response_101(&["Sec-WebSocket-Protocol: chat"])),
+        HandshakeError::NotOffered { .. }
+    ));
+    let two = ClientConfig::default()
+        .with_subprotocol("chat")
+        .with_subprotocol("superchat");
+    let e = failed(
+        &two,
+        &response_101(&["Sec-WebSocket-Protocol: chat, superchat"]),
+    );
     assert_eq!(e.header(), Some("Sec-WebSocket-Protocol"));
-    let e = failed(&two, &response_101(&["Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol: chat"]));
+    let e = failed(
+        &two,
+        &response_101(&[
+            "Sec-WebSocket-Protocol: chat",
+            "Sec-WebSocket-Protocol: chat",
+        ]),
+    );
     assert_eq!(e, HandshakeError::DuplicateHeader("Sec-WebSocket-Protocol"));
 }
 
@@ -372,10 +479,19 @@ fn hs_v_07_other_format_breaches() {
     let config = ClientConfig::default();
     let mut old = response_101(&[]);
     old[7] = b'0'; // HTTP/1.0
-    assert_eq!(failed(&config, &old), HandshakeError::HttpVersion { minor: 0 });
+    assert_eq!(
+        failed(&config, &old),
+        HandshakeError::HttpVersion { minor: 0 }
+    );
     let garbage = b"HTTP/1.1 1x1 Switching\r\n\r\n";
-    assert!(matches!(failed(&config, garbage), HandshakeError::MalformedHttp { .. }));
-    assert!(matches!(failed(&config, b"SSH-2.0-OpenSSH\r\n\r\n"), HandshakeError::MalformedHttp { .. }));
+    assert!(matches!(
+        failed(&config, garbage),
+        HandshakeError::MalformedHttp { .. }
+    ));
+    assert!(matches!(
+        failed(&config, b"SSH-2.0-OpenSSH\r\n\r\n"),
+        HandshakeError::MalformedHttp { .. }
+    ));
 }
 
 // HS-X-01
@@ -390,7 +506,10 @@ fn hs_x_01_frames_after_the_101_stay_in_the_buffer() {
     }
     let (status, mut buf) = reference;
     assert!(matches!(status, Ok(ClientStatus::Accepted(_))));
-    let frame = FrameDecoder::new(DecoderConfig::new(Role::Client)).decode(&mut buf).unwrap().unwrap();
+    let frame = FrameDecoder::new(DecoderConfig::new(Role::Client))
+        .decode(&mut buf)
+        .unwrap()
+        .unwrap();
     assert_eq!(frame.header.opcode, OpCode::Text);
     assert_eq!(&frame.payload[..], b"Hello");
 }
@@ -398,11 +517,17 @@ fn hs_x_01_frames_after_the_101_stay_in_the_buffer() {
 // HS-X-04
 #[test]
 fn hs_x_04_rejected_body_goes_to_the_caller_not_to_frames() {
-    let mut data = raw(&["HTTP/1.1 401 Unauthorized", "WWW-Authenticate: Basic", "Content-Length: 7"]);
+    let mut data = raw(&[
+        "HTTP/1.1 401 Unauthorized",
+        "WWW-Authenticate: Basic",
+        "Content-Length: 7",
+    ]);
     data.extend_from_slice(b"go away");
     let mut hs = client(ClientConfig::default());
     let mut buf = BytesMut::from(&data[..]);
-    let Ok(ClientStatus::Rejected(resp)) = hs.feed(&mut buf) else { panic!() };
+    let Ok(ClientStatus::Rejected(resp)) = hs.feed(&mut buf) else {
+        panic!()
+    };
     assert_eq!(resp.status(), 401);
     assert_eq!(&resp.body()[..], b"go away");
     assert!(buf.is_empty());
@@ -417,8 +542,15 @@ fn sec_04_response_head_cap() {
     }
     let mut hs = client(ClientConfig::default());
     let mut buf = BytesMut::from(&data[..]);
-    assert_eq!(hs.feed(&mut buf), Err(HandshakeError::HeadTooLarge { limit: 16 * 1024 }));
-    let mut hs = client(ClientConfig::default().with_max_head_size(1 << 21).with_max_headers(8));
+    assert_eq!(
+        hs.feed(&mut buf),
+        Err(HandshakeError::HeadTooLarge { limit: 16 * 1024 })
+    );
+    let mut hs = client(
+        ClientConfig::default()
+            .with_max_head_size(1 << 21)
+            .with_max_headers(8),
+    );
     data.extend_from_slice(b"\r\n");
     let mut buf = BytesMut::new();
     for chunk in data.chunks(7) {
@@ -446,18 +578,30 @@ fn round_trip_with_the_server() {
         .with_header("Authorization", "Bearer t");
     let mut hs = ClientHandshake::new("wss://[2001:db8::1]:8443/ws?x=1", config).unwrap();
     let mut to_server = BytesMut::from(hs.request());
-    let Ok(ServerStatus::Upgrade(req)) = RequestParser::default().feed(&mut to_server) else { panic!() };
+    let Ok(ServerStatus::Upgrade(req)) = RequestParser::default().feed(&mut to_server) else {
+        panic!()
+    };
     assert_eq!(req.host(), "[2001:db8::1]:8443");
     assert_eq!(req.resource(), "/ws?x=1");
     assert_eq!(req.headers().get_str("authorization"), Some("Bearer t"));
-    let chosen = req.select_subprotocol(&["chat", "v2.chat"]).map(str::to_owned);
-    assert_eq!(chosen.as_deref(), Some("v2.chat"), "client preference order");
+    let chosen = req
+        .select_subprotocol(&["chat", "v2.chat"])
+        .map(str::to_owned);
+    assert_eq!(
+        chosen.as_deref(),
+        Some("v2.chat"),
+        "client preference order"
+    );
     let accept_ext = Extension::parse("permessage-deflate; client_max_window_bits=12").unwrap();
-    let opts = AcceptOptions::new().with_subprotocol(chosen.as_deref()).with_extension(accept_ext);
+    let opts = AcceptOptions::new()
+        .with_subprotocol(chosen.as_deref())
+        .with_extension(accept_ext);
     let (resp, server_side) = req.accept(&opts).unwrap();
     assert!(String::from_utf8_lossy(&resp).contains(&derive_accept_key(hs.key().as_bytes())));
     let mut to_client = BytesMut::from(&resp[..]);
-    let Ok(ClientStatus::Accepted(client_side)) = hs.feed(&mut to_client) else { panic!() };
+    let Ok(ClientStatus::Accepted(client_side)) = hs.feed(&mut to_client) else {
+        panic!()
+    };
     assert_eq!(client_side, server_side);
     assert!(to_client.is_empty());
 }
@@ -498,7 +642,10 @@ mod http_feature {
         assert_eq!(req.method(), http::Method::GET);
         assert_eq!(req.uri(), "/chat");
         assert_eq!(req.headers()["host"], "server.example.com");
-        assert_eq!(req.headers()["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(
+            req.headers()["sec-websocket-key"],
+            "dGhlIHNhbXBsZSBub25jZQ=="
+        );
         assert_eq!(req.headers()["sec-websocket-protocol"], "chat");
         let resp = http::Response::builder()
             .status(101)
@@ -508,13 +655,17 @@ mod http_feature {
             .header("Sec-WebSocket-Protocol", "chat")
             .body(())
             .unwrap();
-        let Ok(ClientStatus::Accepted(n)) = hs.finish_http(&resp) else { panic!() };
+        let Ok(ClientStatus::Accepted(n)) = hs.finish_http(&resp) else {
+            panic!()
+        };
         assert_eq!(n.subprotocol.as_deref(), Some("chat"));
         assert_eq!(hs.finish_http(&resp), Err(HandshakeError::Finished));
 
         let mut hs = client(ClientConfig::default());
         let denied = http::Response::builder().status(403).body(()).unwrap();
-        let Ok(ClientStatus::Rejected(r)) = hs.finish_http(&denied) else { panic!() };
+        let Ok(ClientStatus::Rejected(r)) = hs.finish_http(&denied) else {
+            panic!()
+        };
         assert_eq!(r.status(), 403);
     }
 }

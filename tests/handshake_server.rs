@@ -3,12 +3,12 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
+use rfc6455::Role;
 use rfc6455::frame::{DecoderConfig, FrameDecoder, OpCode};
 use rfc6455::handshake::{
     AcceptOptions, Extension, HandshakeError, OriginPolicy, RequestParser, ServerConfig,
     ServerStatus, UpgradeRequest,
 };
-use rfc6455::Role;
 
 const CHROMIUM: &[u8] = include_bytes!("fixtures/chromium.http");
 const FIREFOX: &[u8] = include_bytes!("fixtures/firefox.http");
@@ -49,7 +49,10 @@ fn base_without(name: &str, replacement: &[&str]) -> Vec<u8> {
     let mut headers: Vec<&str> = BASE
         .iter()
         .copied()
-        .filter(|h| !h.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
+        .filter(|h| {
+            !h.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
         .collect();
     headers.extend_from_slice(replacement);
     raw("GET /chat HTTP/1.1", &headers)
@@ -94,7 +97,11 @@ fn parse(data: &[u8]) -> Result<ServerStatus, HandshakeError> {
 fn parse_with(config: ServerConfig, data: &[u8]) -> Result<ServerStatus, HandshakeError> {
     let reference = feed_chunks(config.clone(), data, &[data.len().max(1)]);
     for chunks in [&[1][..], &[2], &[3, 7], &[17, 1, 5]] {
-        assert_eq!(feed_chunks(config.clone(), data, chunks), reference, "{chunks:?}");
+        assert_eq!(
+            feed_chunks(config.clone(), data, chunks),
+            reference,
+            "{chunks:?}"
+        );
     }
     reference.0
 }
@@ -135,8 +142,14 @@ fn hs_s_01_malformed_requests_get_4xx_never_101() {
         (b"G(T / HTTP/1.1\r\n\r\n".to_vec(), 400),
         (b"\x00\x01\x02\r\n\r\n".to_vec(), 400),
         (base_without("Upgrade", &["Upgrade: foo"]), 400),
-        (base_without("Sec-WebSocket-Key", &["Sec-WebSocket-Key: short"]), 400),
-        (base_without("Sec-WebSocket-Version", &["Sec-WebSocket-Version: 7"]), 426),
+        (
+            base_without("Sec-WebSocket-Key", &["Sec-WebSocket-Key: short"]),
+            400,
+        ),
+        (
+            base_without("Sec-WebSocket-Version", &["Sec-WebSocket-Version: 7"]),
+            426,
+        ),
     ];
     for (data, status) in cases {
         assert_status(&error(&data), status);
@@ -147,9 +160,18 @@ fn hs_s_01_malformed_requests_get_4xx_never_101() {
 #[test]
 fn hs_s_02_method_version_and_target_forms() {
     let post = error(&raw("POST /chat HTTP/1.1", &BASE));
-    assert_eq!(post, HandshakeError::MethodNotAllowed { method: "POST".into() });
+    assert_eq!(
+        post,
+        HandshakeError::MethodNotAllowed {
+            method: "POST".into()
+        }
+    );
     assert_status(&post, 405);
-    assert!(String::from_utf8(post.response().unwrap()).unwrap().contains("\r\nAllow: GET\r\n"));
+    assert!(
+        String::from_utf8(post.response().unwrap())
+            .unwrap()
+            .contains("\r\nAllow: GET\r\n")
+    );
     let old = error(&raw("GET /chat HTTP/1.0", &BASE));
     assert_eq!(old, HandshakeError::HttpVersion { minor: 0 });
     assert_status(&old, 400);
@@ -164,7 +186,10 @@ fn hs_s_02_method_version_and_target_forms() {
 // HS-S-03
 #[test]
 fn hs_s_03_host_exactly_once() {
-    assert_eq!(error(&base_without("Host", &[])), HandshakeError::MissingHeader("Host"));
+    assert_eq!(
+        error(&base_without("Host", &[])),
+        HandshakeError::MissingHeader("Host")
+    );
     let two = error(&base_without("Host", &["Host: a", "Host: b"]));
     assert_eq!(two, HandshakeError::DuplicateHeader("Host"));
     assert_status(&two, 400);
@@ -186,9 +211,19 @@ fn hs_s_04_upgrade_token_list() {
 // HS-S-05
 #[test]
 fn hs_s_05_connection_token_list_merged() {
-    upgrade(&base_without("Connection", &["Connection: keep-alive, Upgrade"]));
-    upgrade(&base_without("Connection", &["Connection: keep-alive", "connection: UPGRADE"]));
-    for bad in ["Connection: keep-alive", "Connection: upgradex", "Connection: up grade"] {
+    upgrade(&base_without(
+        "Connection",
+        &["Connection: keep-alive, Upgrade"],
+    ));
+    upgrade(&base_without(
+        "Connection",
+        &["Connection: keep-alive", "connection: UPGRADE"],
+    ));
+    for bad in [
+        "Connection: keep-alive",
+        "Connection: upgradex",
+        "Connection: up grade",
+    ] {
         let e = error(&base_without("Connection", &[bad]));
         assert_eq!(e.header(), Some("Connection"), "{bad}");
         assert_status(&e, 400);
@@ -204,7 +239,12 @@ fn hs_s_05_connection_token_list_merged() {
 fn hs_s_06_key_once_and_16_bytes() {
     let key = |lines: &[&str]| error(&base_without("Sec-WebSocket-Key", lines));
     assert_eq!(key(&[]), HandshakeError::MissingHeader("Sec-WebSocket-Key"));
-    for bad in ["AQIDBAUGBwgJCgsMDQ4PEBE=", "@@@", "AQIDBAUGBwgJCgsMDQ4PEA", ""] {
+    for bad in [
+        "AQIDBAUGBwgJCgsMDQ4PEBE=",
+        "@@@",
+        "AQIDBAUGBwgJCgsMDQ4PEA",
+        "",
+    ] {
         let e = key(&[&format!("Sec-WebSocket-Key: {bad}")]);
         assert_eq!(e.header(), Some("Sec-WebSocket-Key"), "{bad}");
         assert_status(&e, 400);
@@ -222,24 +262,42 @@ fn hs_s_06_key_once_and_16_bytes() {
 // derived from the key exactly as received.
 #[test]
 fn hs_s_06a_rfc_example_key_with_padding_bits() {
-    let r = upgrade(&base_without("Sec-WebSocket-Key", &["Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEC=="]));
+    let r = upgrade(&base_without(
+        "Sec-WebSocket-Key",
+        &["Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEC=="],
+    ));
     let resp = accept_default(&r);
     let expected = rfc6455::handshake::derive_accept_key(b"AQIDBAUGBwgJCgsMDQ4PEC==");
-    assert_ne!(expected, rfc6455::handshake::derive_accept_key(b"AQIDBAUGBwgJCgsMDQ4PEA=="));
+    assert_ne!(
+        expected,
+        rfc6455::handshake::derive_accept_key(b"AQIDBAUGBwgJCgsMDQ4PEA==")
+    );
     assert!(resp.contains(&format!("Sec-WebSocket-Accept: {expected}\r\n")));
 }
 
 // HS-S-07
 #[test]
 fn hs_s_07_version_13_or_426() {
-    let v8 = error(&base_without("Sec-WebSocket-Version", &["Sec-WebSocket-Version: 8"]));
-    assert_eq!(v8, HandshakeError::UnsupportedVersion { version: "8".into() });
+    let v8 = error(&base_without(
+        "Sec-WebSocket-Version",
+        &["Sec-WebSocket-Version: 8"],
+    ));
+    assert_eq!(
+        v8,
+        HandshakeError::UnsupportedVersion {
+            version: "8".into()
+        }
+    );
     assert_status(&v8, 426);
     let resp = String::from_utf8(v8.response().unwrap()).unwrap();
     assert!(resp.contains("\r\nSec-WebSocket-Version: 13\r\n"));
     let missing = error(&base_without("Sec-WebSocket-Version", &[]));
     assert_status(&missing, 426);
-    assert!(String::from_utf8(missing.response().unwrap()).unwrap().contains("Sec-WebSocket-Version: 13"));
+    assert!(
+        String::from_utf8(missing.response().unwrap())
+            .unwrap()
+            .contains("Sec-WebSocket-Version: 13")
+    );
     let two = error(&base_without(
         "Sec-WebSocket-Version",
         &["Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 13"],
@@ -250,16 +308,28 @@ fn hs_s_07_version_13_or_426() {
 // HS-S-08, SEC-05
 #[test]
 fn hs_s_08_origin_hook_403() {
-    let config = ServerConfig::default().with_origin_policy(OriginPolicy::allow_list(["https://a"]));
+    let config =
+        ServerConfig::default().with_origin_policy(OriginPolicy::allow_list(["https://a"]));
     let evil = base_without("Origin", &["Origin: https://evil"]);
     let e = parse_with(config.clone(), &evil).unwrap_err();
-    assert_eq!(e, HandshakeError::OriginForbidden { origin: Some("https://evil".into()) });
+    assert_eq!(
+        e,
+        HandshakeError::OriginForbidden {
+            origin: Some("https://evil".into())
+        }
+    );
     assert_status(&e, 403);
     let good = base_without("Origin", &["Origin: https://a"]);
-    assert!(matches!(parse_with(config.clone(), &good), Ok(ServerStatus::Upgrade(_))));
+    assert!(matches!(
+        parse_with(config.clone(), &good),
+        Ok(ServerStatus::Upgrade(_))
+    ));
     // No Origin: a non-browser client; the default policy and the allow-list accept it.
     let none = raw("GET / HTTP/1.1", &BASE);
-    assert!(matches!(parse_with(config, &none), Ok(ServerStatus::Upgrade(_))));
+    assert!(matches!(
+        parse_with(config, &none),
+        Ok(ServerStatus::Upgrade(_))
+    ));
     assert!(upgrade(&evil).origin() == Some("https://evil"));
 }
 
@@ -271,7 +341,8 @@ fn hs_s_09_routing_hook_404() {
         if r.path() == "/chat" {
             r.accept(&AcceptOptions::new()).unwrap().0
         } else {
-            r.reject(404, &[("Content-Type", "text/plain")], b"no such endpoint").unwrap()
+            r.reject(404, &[("Content-Type", "text/plain")], b"no such endpoint")
+                .unwrap()
         }
     };
     let resp = String::from_utf8(route(&r)).unwrap();
@@ -285,9 +356,14 @@ fn hs_s_09_routing_hook_404() {
 // HS-S-10, SEC-07: any non-101 answer, e.g. 401 after reading Authorization.
 #[test]
 fn hs_s_10_application_answers_401() {
-    let r = upgrade(&base_without("Authorization", &["Authorization: Bearer nope"]));
+    let r = upgrade(&base_without(
+        "Authorization",
+        &["Authorization: Bearer nope"],
+    ));
     assert_eq!(r.headers().get_str("authorization"), Some("Bearer nope"));
-    let resp = r.reject(401, &[("WWW-Authenticate", "Bearer")], b"").unwrap();
+    let resp = r
+        .reject(401, &[("WWW-Authenticate", "Bearer")], b"")
+        .unwrap();
     assert_eq!(
         resp,
         b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\n\r\n"
@@ -339,13 +415,21 @@ fn hs_s_12_header_flood_byte_by_byte_is_linear_and_431() {
     }
     let (fed, result) = result.expect("the cap must trip before the flood ends");
     let limit = rfc6455::handshake::DEFAULT_MAX_HEAD_SIZE;
-    assert_eq!(fed, limit + 1, "fails as soon as the cap is passed, without buffering more");
+    assert_eq!(
+        fed,
+        limit + 1,
+        "fails as soon as the cap is passed, without buffering more"
+    );
     let e = result.unwrap_err();
     assert_eq!(e, HandshakeError::HeadTooLarge { limit });
     assert_status(&e, 431);
     // Linear: each byte is scanned about once (two bytes of look-behind per call), and
     // httparse never ran on an incomplete head.
-    assert!(parser.bytes_scanned() <= 3 * fed as u64, "{}", parser.bytes_scanned());
+    assert!(
+        parser.bytes_scanned() <= 3 * fed as u64,
+        "{}",
+        parser.bytes_scanned()
+    );
     assert_eq!(parser.parse_attempts(), 0);
 
     // With a cap above the flood, the complete 64 KiB head fed byte by byte still costs one
@@ -378,7 +462,10 @@ fn hs_s_12_caps_are_configurable() {
     let small = ServerConfig::default().with_max_headers(8);
     assert_status(&parse_with(small, &data).unwrap_err(), 431);
     let tiny = ServerConfig::default().with_max_head_size(64);
-    assert_eq!(parse_with(tiny, &data).unwrap_err(), HandshakeError::HeadTooLarge { limit: 64 });
+    assert_eq!(
+        parse_with(tiny, &data).unwrap_err(),
+        HandshakeError::HeadTooLarge { limit: 64 }
+    );
     assert!(matches!(parse(&data), Ok(ServerStatus::Upgrade(_))));
     // Incomplete input is never an error.
     for n in 0..data.len() {
@@ -389,20 +476,46 @@ fn hs_s_12_caps_are_configurable() {
 // HS-N-01
 #[test]
 fn hs_n_01_one_offered_subprotocol_or_none() {
-    let r = upgrade(&base_without("X", &["Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol: superchat"]));
+    let r = upgrade(&base_without(
+        "X",
+        &[
+            "Sec-WebSocket-Protocol: chat",
+            "Sec-WebSocket-Protocol: superchat",
+        ],
+    ));
     assert_eq!(r.subprotocols(), ["chat", "superchat"]);
     let chosen = r.select_subprotocol(&["superchat"]);
     assert_eq!(chosen, Some("superchat"));
-    let (resp, negotiated) = r.accept(&AcceptOptions::new().with_subprotocol(chosen)).unwrap();
+    let (resp, negotiated) = r
+        .accept(&AcceptOptions::new().with_subprotocol(chosen))
+        .unwrap();
     let resp = String::from_utf8(resp).unwrap();
-    assert_eq!(resp.matches("Sec-WebSocket-Protocol: superchat\r\n").count(), 1);
+    assert_eq!(
+        resp.matches("Sec-WebSocket-Protocol: superchat\r\n")
+            .count(),
+        1
+    );
     assert_eq!(negotiated.subprotocol.as_deref(), Some("superchat"));
     assert_eq!(r.select_subprotocol(&["mqtt"]), None);
-    let (resp, negotiated) = r.accept(&AcceptOptions::new().with_subprotocol(None)).unwrap();
-    assert!(!String::from_utf8(resp).unwrap().contains("Sec-WebSocket-Protocol"));
+    let (resp, negotiated) = r
+        .accept(&AcceptOptions::new().with_subprotocol(None))
+        .unwrap();
+    assert!(
+        !String::from_utf8(resp)
+            .unwrap()
+            .contains("Sec-WebSocket-Protocol")
+    );
     assert_eq!(negotiated.subprotocol, None);
-    let e = r.accept(&AcceptOptions::new().with_subprotocol(Some("mqtt"))).unwrap_err();
-    assert_eq!(e, HandshakeError::NotOffered { name: "Sec-WebSocket-Protocol", value: "mqtt".into() });
+    let e = r
+        .accept(&AcceptOptions::new().with_subprotocol(Some("mqtt")))
+        .unwrap_err();
+    assert_eq!(
+        e,
+        HandshakeError::NotOffered {
+            name: "Sec-WebSocket-Protocol",
+            value: "mqtt".into()
+        }
+    );
     // A malformed offer is a 400.
     let bad = error(&base_without("X", &["Sec-WebSocket-Protocol: a b"]));
     assert_status(&bad, 400);
@@ -415,7 +528,9 @@ fn hs_n_02_only_offered_extensions() {
     assert_eq!(r.extensions(), [Extension::new("x-unknown").unwrap()]);
     assert!(!accept_default(&r).contains("Sec-WebSocket-Extensions"));
     let pmd = Extension::new("permessage-deflate").unwrap();
-    let e = r.accept(&AcceptOptions::new().with_extension(pmd)).unwrap_err();
+    let e = r
+        .accept(&AcceptOptions::new().with_extension(pmd))
+        .unwrap_err();
     assert_eq!(e.header(), Some("Sec-WebSocket-Extensions"));
 }
 
@@ -428,7 +543,10 @@ fn hs_n_03_extension_grammar_on_the_server() {
     ));
     let bits = r.extensions()[0].param("client_max_window_bits").unwrap();
     assert_eq!(bits.value(), Some("10"));
-    let bad = error(&base_without("X", &["Sec-WebSocket-Extensions: permessage-deflate;;"]));
+    let bad = error(&base_without(
+        "X",
+        &["Sec-WebSocket-Extensions: permessage-deflate;;"],
+    ));
     assert_eq!(bad.header(), Some("Sec-WebSocket-Extensions"));
     assert_status(&bad, 400);
 }
@@ -438,7 +556,10 @@ fn hs_n_03_extension_grammar_on_the_server() {
 fn hs_n_04_server_emits_one_extensions_line() {
     let r = upgrade(&base_without(
         "X",
-        &["Sec-WebSocket-Extensions: a; x=1", "Sec-WebSocket-Extensions: b"],
+        &[
+            "Sec-WebSocket-Extensions: a; x=1",
+            "Sec-WebSocket-Extensions: b",
+        ],
     ));
     assert_eq!(r.extensions().len(), 2);
     let opts = AcceptOptions::new()
@@ -482,8 +603,15 @@ fn hs_r_01_to_04_golden_101() {
          \r\n"
     );
     // Extra headers cannot repeat or break the handshake's own headers (HS-R-04).
-    for (name, value) in [("Sec-WebSocket-Accept", "x"), ("upgrade", "h2c"), ("X", "a\r\nb"), ("A B", "c")] {
-        let e = r.accept(&AcceptOptions::new().with_header(name, value)).unwrap_err();
+    for (name, value) in [
+        ("Sec-WebSocket-Accept", "x"),
+        ("upgrade", "h2c"),
+        ("X", "a\r\nb"),
+        ("A B", "c"),
+    ] {
+        let e = r
+            .accept(&AcceptOptions::new().with_header(name, value))
+            .unwrap_err();
         assert!(matches!(e, HandshakeError::InvalidConfig { .. }), "{name}");
     }
 }
@@ -506,7 +634,9 @@ fn hs_r_05_frames_follow_the_101() {
 #[test]
 fn hs_x_02_early_frames_stay_in_the_buffer() {
     let mut data = raw("GET /chat HTTP/1.1", &BASE);
-    let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    let frame = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
     data.extend_from_slice(&frame);
     let (status, mut rest) = whole(&data);
     assert!(matches!(status, Ok(ServerStatus::Upgrade(_))));
@@ -535,7 +665,9 @@ fn hs_x_03_upgrade_with_a_body_is_refused() {
 #[test]
 fn plain_http_request_is_not_an_error() {
     let (status, rest) = whole(PAGE);
-    let Ok(ServerStatus::NotUpgrade(req)) = status else { panic!("{status:?}") };
+    let Ok(ServerStatus::NotUpgrade(req)) = status else {
+        panic!("{status:?}")
+    };
     assert_eq!((req.method(), req.target()), ("GET", "/index.html"));
     assert!(!req.is_websocket_upgrade());
     assert!(rest.is_empty());
@@ -548,11 +680,18 @@ fn plain_http_request_is_not_an_error() {
     data.extend_from_slice(&raw("GET /chat HTTP/1.1", &BASE));
     let mut parser = RequestParser::default();
     let mut buf = BytesMut::from(&data[..]);
-    assert!(matches!(parser.feed(&mut buf), Ok(ServerStatus::NotUpgrade(_))));
+    assert!(matches!(
+        parser.feed(&mut buf),
+        Ok(ServerStatus::NotUpgrade(_))
+    ));
     let _ = buf.split_to(3);
-    assert!(matches!(parser.feed(&mut buf), Ok(ServerStatus::Upgrade(_))));
+    assert!(matches!(
+        parser.feed(&mut buf),
+        Ok(ServerStatus::Upgrade(_))
+    ));
     // Answering the page on the same port.
-    let page = rfc6455::handshake::reject_response(200, &[("Content-Type", "text/html")], b"<p>hi</p>");
+    let page =
+        rfc6455::handshake::reject_response(200, &[("Content-Type", "text/html")], b"<p>hi</p>");
     assert!(page.unwrap().starts_with(b"HTTP/1.1 200 OK\r\n"));
 }
 
@@ -569,11 +708,16 @@ fn browser_fixtures_are_accepted() {
     let chromium = upgrade(CHROMIUM);
     assert_eq!(chromium.origin(), Some("http://localhost:8080"));
     assert_eq!(chromium.extensions()[0].name(), "permessage-deflate");
-    assert!(accept_default(&chromium).contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    assert!(
+        accept_default(&chromium)
+            .contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n")
+    );
     let firefox = upgrade(FIREFOX);
     assert_eq!(firefox.resource(), "/chat?room=lobby");
     assert_eq!(firefox.subprotocols(), ["chat", "superchat"]);
-    assert!(accept_default(&firefox).contains("Sec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=\r\n"));
+    assert!(
+        accept_default(&firefox).contains("Sec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=\r\n")
+    );
     let curl = upgrade(CURL);
     assert_eq!(curl.origin(), None);
     assert_eq!(curl.headers().get_str("User-Agent"), Some("curl/8.11.0"));
@@ -634,13 +778,20 @@ mod http_feature {
             .accept_http(&AcceptOptions::new().with_subprotocol(Some("chat")))
             .unwrap();
         assert_eq!(resp.status(), http::StatusCode::SWITCHING_PROTOCOLS);
-        assert_eq!(resp.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            resp.headers()["sec-websocket-accept"],
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
         assert_eq!(resp.headers()["sec-websocket-protocol"], "chat");
         assert_eq!(negotiated.subprotocol.as_deref(), Some("chat"));
 
         let mut v8 = req.clone();
-        v8.headers_mut().insert("Sec-WebSocket-Version", http::HeaderValue::from_static("8"));
-        let e = Request::from_http(&v8).unwrap().into_upgrade(&OriginPolicy::Any).unwrap_err();
+        v8.headers_mut()
+            .insert("Sec-WebSocket-Version", http::HeaderValue::from_static("8"));
+        let e = Request::from_http(&v8)
+            .unwrap()
+            .into_upgrade(&OriginPolicy::Any)
+            .unwrap_err();
         assert_eq!(e.status(), Some(426));
         let mut h2 = req;
         *h2.version_mut() = http::Version::HTTP_2;

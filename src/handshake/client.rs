@@ -7,10 +7,10 @@ use rand::Rng as _;
 
 use super::{
     CONNECTION, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Extension, HOST, HandshakeError,
-    Headers, Negotiated, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
-    SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE, WEBSOCKET_VERSION,
-    check_extra_header, derive_accept_key, encode_key, find_head_end, httparse_error, is_token,
-    parse_extensions, serialize_extensions, write_field,
+    Headers, Negotiated, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE, WEBSOCKET_VERSION, check_extra_header,
+    derive_accept_key, encode_key, find_head_end, httparse_error, is_token, parse_extensions,
+    serialize_extensions, write_field,
 };
 
 /// A parsed `ws://` or `wss://` URI (RFC 6455 section 3).
@@ -33,7 +33,9 @@ impl Target {
         if !uri.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
             return Err(err("whitespace, control or non-ASCII character"));
         }
-        let (scheme, rest) = uri.split_once("://").ok_or(err("missing ws:// or wss://"))?;
+        let (scheme, rest) = uri
+            .split_once("://")
+            .ok_or(err("missing ws:// or wss://"))?;
         let secure = if scheme.eq_ignore_ascii_case("ws") {
             false
         } else if scheme.eq_ignore_ascii_case("wss") {
@@ -517,7 +519,10 @@ pub(crate) fn request_fields(
         (UPGRADE.to_owned(), "websocket".to_owned()),
         (CONNECTION.to_owned(), "Upgrade".to_owned()),
         (SEC_WEBSOCKET_KEY.to_owned(), key.to_owned()),
-        (SEC_WEBSOCKET_VERSION.to_owned(), WEBSOCKET_VERSION.to_owned()),
+        (
+            SEC_WEBSOCKET_VERSION.to_owned(),
+            WEBSOCKET_VERSION.to_owned(),
+        ),
     ];
     if let Some(origin) = &config.origin {
         fields.push((ORIGIN.to_owned(), origin.clone()));

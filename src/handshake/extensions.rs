@@ -35,7 +35,9 @@ impl Extension {
     pub fn new(name: impl Into<String>) -> Result<Self, HandshakeError> {
         let name = name.into();
         if !is_token(name.as_bytes()) {
-            return Err(config_error(format!("extension name {name:?} is not a token")));
+            return Err(config_error(format!(
+                "extension name {name:?} is not a token"
+            )));
         }
         Ok(Self {
             name,
@@ -328,7 +330,10 @@ mod tests {
             .unwrap()
             .with_param("client_max_window_bits", None)
             .unwrap();
-        assert_eq!(pmd.to_string(), "permessage-deflate; client_max_window_bits");
+        assert_eq!(
+            pmd.to_string(),
+            "permessage-deflate; client_max_window_bits"
+        );
         assert_eq!(Extension::parse(&pmd.to_string()).unwrap(), pmd);
     }
 
@@ -336,7 +341,12 @@ mod tests {
     fn builder_rejects_non_tokens() {
         assert!(Extension::new("a b").is_err());
         assert!(Extension::new("").is_err());
-        assert!(Extension::new("a").unwrap().with_param("p", Some("x\r\n")).is_err());
+        assert!(
+            Extension::new("a")
+                .unwrap()
+                .with_param("p", Some("x\r\n"))
+                .is_err()
+        );
         assert!(Extension::parse("a, b").is_err());
     }
 

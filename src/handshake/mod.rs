@@ -46,7 +46,7 @@ use sha1::{Digest as _, Sha1};
 pub use client::{ClientConfig, ClientHandshake, ClientStatus, Response, Target};
 pub use extensions::{Extension, ExtensionParam, parse_extensions, serialize_extensions};
 pub use server::{
-    AcceptOptions, OriginPolicy, Request, RequestParser, ServerConfig, ServerStatus,
+    AcceptOptions, OriginHook, OriginPolicy, Request, RequestParser, ServerConfig, ServerStatus,
     UpgradeRequest, reject_response,
 };
 
@@ -268,14 +268,18 @@ impl HandshakeError {
         let mut out = Vec::with_capacity(256);
         write_head(&mut out, status, &headers);
         let body = self.to_string();
-        let _ = write!(ByteWriter(&mut out), "Content-Length: {}\r\n\r\n", body.len());
+        let _ = write!(
+            ByteWriter(&mut out),
+            "Content-Length: {}\r\n\r\n",
+            body.len()
+        );
         out.extend_from_slice(body.as_bytes());
         Some(out)
     }
 }
 
 /// What a completed opening handshake agreed on; a
-/// [`Connection`](crate::connection::Connection) is built from it.
+/// connection (see [`crate::connection`]) is built from it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Negotiated {
@@ -402,7 +406,8 @@ pub(crate) const RESERVED_HEADERS: [&str; 9] = [
 
 /// Whether `b` is an RFC 9110 `tchar`.
 pub(crate) const fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*')
+    b.is_ascii_alphanumeric()
+        || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*')
         || matches!(b, b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 
@@ -443,7 +448,10 @@ pub(crate) fn check_extra_header(name: &str, value: &str) -> Result<(), Handshak
         "header name is not a token"
     } else if !value.bytes().all(is_field_byte) {
         "header value has a byte other than visible ASCII, space or tab"
-    } else if RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+    } else if RESERVED_HEADERS
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+    {
         "header is written by the handshake itself"
     } else {
         return Ok(());

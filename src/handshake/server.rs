@@ -6,10 +6,10 @@ use std::sync::Arc;
 use bytes::{Buf as _, BytesMut};
 
 use super::{
-    CONNECTION, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Extension, HOST, HandshakeError,
-    Headers, Negotiated, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
+    ByteWriter, CONNECTION, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Extension, HOST,
+    HandshakeError, Headers, Negotiated, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
     SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE, WEBSOCKET_VERSION,
-    ByteWriter, check_extra_header, derive_accept_key, is_field_byte, find_head_end, httparse_error, is_token,
+    check_extra_header, derive_accept_key, find_head_end, httparse_error, is_field_byte, is_token,
     key_is_valid, parse_extensions, serialize_extensions, split_list, write_field, write_head,
 };
 
@@ -79,8 +79,12 @@ pub enum OriginPolicy {
         allow_missing: bool,
     },
     /// A custom decision on the `Origin` value (`None` when absent).
-    Custom(Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>),
+    Custom(OriginHook),
 }
+
+/// A custom origin decision for [`OriginPolicy::Custom`]: called with the `Origin` value
+/// (`None` when absent); `true` accepts.
+pub type OriginHook = Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>;
 
 impl OriginPolicy {
     /// An allow-list that also accepts requests without `Origin`.
@@ -459,10 +463,7 @@ impl UpgradeRequest {
     /// agreed, to build the connection from. Fails (and writes nothing) when the options
     /// name a subprotocol or an extension the client did not offer (HS-N-01, HS-N-02), or
     /// an extra header that is malformed or one the handshake writes itself.
-    pub fn accept(
-        &self,
-        options: &AcceptOptions,
-    ) -> Result<(Vec<u8>, Negotiated), HandshakeError> {
+    pub fn accept(&self, options: &AcceptOptions) -> Result<(Vec<u8>, Negotiated), HandshakeError> {
         if let Some(p) = &options.subprotocol {
             if !self.subprotocols.contains(p) {
                 return Err(HandshakeError::NotOffered {
