@@ -35,6 +35,7 @@ mod client;
 mod extensions;
 #[cfg(feature = "http")]
 mod http;
+mod origin;
 mod server;
 
 use std::fmt::Write as _;
@@ -45,9 +46,10 @@ use sha1::{Digest as _, Sha1};
 
 pub use client::{ClientConfig, ClientHandshake, ClientStatus, Response, Target};
 pub use extensions::{Extension, ExtensionParam, parse_extensions, serialize_extensions};
+pub use origin::{OriginHook, OriginPolicy};
 pub use server::{
-    AcceptOptions, OriginHook, OriginPolicy, Request, RequestParser, ServerConfig, ServerStatus,
-    UpgradeRequest, reject_response,
+    AcceptOptions, Request, RequestParser, ServerConfig, ServerStatus, UpgradeRequest,
+    reject_response,
 };
 
 /// The GUID appended to the key before hashing (RFC 6455 section 1.3).
