@@ -15,16 +15,6 @@ const FIREFOX: &[u8] = include_bytes!("fixtures/firefox.http");
 const CURL: &[u8] = include_bytes!("fixtures/curl.http");
 const PAGE: &[u8] = include_bytes!("fixtures/firefox-page.http");
 
-/// A minimal valid upgrade request with `extra` header lines inserted before the blank line.
-fn request_with(extra: &str) -> Vec<u8> {
-    format!(
-        "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n{extra}\r\n"
-    )
-    .into_bytes()
-}
-
 /// A request built from raw header lines (no defaults), with a request line.
 fn raw(line: &str, headers: &[&str]) -> Vec<u8> {
     let mut s = format!("{line}\r\n");
