@@ -150,15 +150,19 @@ async function runClients(url, label) {
   }, 120000);
 }
 
-/// Runs the client example with `input` on stdin; resolves to { code, out, err }.
-function runClientExample(binary, port, input, closeStdin, ms = 20000) {
+/// Runs the client example, typing `lines` like a user: all of them, then (when
+/// `closeStdin`) end of input once as many lines came back. Resolves to { code, out, err }.
+function runClientExample(binary, port, lines, closeStdin, ms = 20000) {
   const child = spawn(binary, [`ws://127.0.0.1:${port}/`, 'chat'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => {
+    out += d;
+    if (closeStdin && out.split('\n').length > lines.length) child.stdin.end();
+  });
   child.stderr.on('data', (d) => (err += d));
-  child.stdin.write(input);
-  if (closeStdin) child.stdin.end();
+  if (lines.length) child.stdin.write(lines.join('\n') + '\n');
+  else if (closeStdin) child.stdin.end();
   const exited = new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
   return withTimeout(exited, ms, 'client example').finally(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -189,7 +193,7 @@ async function serveClientExample(binary) {
   const lines = ['hello', 'héllo wörld 😀', 'x'.repeat(70000), 'last line'];
 
   await check('node server <- client example: echo, close 1000 on end of input', async () => {
-    const { code, out, err } = await runClientExample(binary, port, lines.join('\n') + '\n', true);
+    const { code, out, err } = await runClientExample(binary, port, lines, true);
     if (out.split('\n').slice(0, -1).join('\n') !== lines.join('\n')) return `stdout ${out.slice(0, 80)}; stderr ${err.slice(-300)}`;
     if (code !== 0) return `exit status ${code}; stderr ${err.slice(-300)}`;
     for (let i = 0; i < 50 && closes.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
@@ -199,7 +203,7 @@ async function serveClientExample(binary) {
   await check('node server <- client example: server-initiated close 4001', async () => {
     closes.length = 0;
     serverCloses = true;
-    const { code, out, err } = await runClientExample(binary, port, '', false);
+    const { code, out, err } = await runClientExample(binary, port, [], false);
     if (out !== '<3 bytes of binary>\nserver says bye\n') return `stdout ${JSON.stringify(out)}; stderr ${err.slice(-300)}`;
     if (code !== 0 || !err.includes('code 4001, clean true')) return `exit status ${code}; stderr ${err.slice(-300)}`;
   });

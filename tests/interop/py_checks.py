@@ -1,6 +1,9 @@
 """Interop checks with Python `websockets` as the peer.
 
-    py_checks.py client URL LABEL   websockets clients against one of our echo servers
+    py_checks.py client URL LABEL [keepalive] [many]
+                                    websockets clients against one of our echo servers;
+                                    `keepalive`: the server pings after 20 s idle;
+                                    `many`: 2000 concurrent connections too
     py_checks.py server CLIENT_BIN  a websockets server for our `client` example
 
 Prints `PASS name` or `FAIL name: why` per check; exits 1 if any check failed. Every
@@ -195,6 +198,33 @@ async def violations(url):
     return True
 
 
+async def keepalive_ping(url):
+    """The server's timer (keepalive after 20 s without input) fires by itself: a Ping
+    arrives on an idle connection without any input from us."""
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    s, rest = await asyncio.to_thread(raw_upgrade, port)
+    start = time.monotonic()
+
+    def first_frame():
+        data = rest
+        s.settimeout(30)
+        while len(data) < 2:
+            chunk = s.recv(4096)
+            if not chunk:
+                return None
+            data += chunk
+        return data[0]
+
+    try:
+        first = await asyncio.to_thread(first_frame)
+    finally:
+        s.close()
+    elapsed = time.monotonic() - start
+    if first != 0x89 or not 19 < elapsed < 25:
+        return f"first byte {first}, after {elapsed:.1f}s (expected a Ping after about 20 s)"
+    return True
+
+
 async def concurrent(url, n=200):
     async def one(i):
         async with client_conn(url, open_timeout=30) as ws:
@@ -211,7 +241,9 @@ async def concurrent(url, n=200):
     return True
 
 
-async def run_clients(url, label):
+async def run_clients(url, label, extra):
+    # Started first and checked last: it waits for the server's 20 s keepalive.
+    keepalive = asyncio.ensure_future(keepalive_ping(url)) if "keepalive" in extra else None
     await check(f"python {label} subprotocol chat/echo", subprotocols(url))
     await check(f"python {label} text (4-byte UTF-8)", texts(url))
     await check(f"python {label} binary 0 B..16 MiB", binaries(url), timeout=120)
@@ -221,24 +253,34 @@ async def run_clients(url, label):
     await check(f"python {label} close codes and reasons", close_codes(url))
     await check(f"python {label} protocol violations answered (1002/1007)", violations(url))
     await check(f"python {label} 200 concurrent connections", concurrent(url), timeout=120)
+    if "many" in extra:
+        await check(f"python {label} 2000 concurrent connections", concurrent(url, 2000), timeout=180)
+    if keepalive:
+        await check(f"python {label} keepalive Ping after 20 s idle (poll_timeout)", keepalive, timeout=40)
 
 
 # ----- a websockets server for our client example -----
 
 
-async def run_client_example(binary, port, stdin_text, close_stdin, timeout=20):
-    """Runs the client example; returns (exit code, stdout, stderr)."""
+async def run_client_example(binary, port, lines, close_stdin, timeout=20):
+    """Runs the client example, typing `lines` like a user: all of them, then (when
+    `close_stdin`) end of input once as many lines came back. Returns (exit code, stdout,
+    stderr)."""
     proc = await asyncio.create_subprocess_exec(
         binary, f"ws://127.0.0.1:{port}/", "chat",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 20,
     )
     try:
-        proc.stdin.write(stdin_text.encode())
-        await proc.stdin.drain()
+        echoed = b""
+        if lines:
+            proc.stdin.write(("\n".join(lines) + "\n").encode())
+            await proc.stdin.drain()
+            for _ in lines:
+                echoed += await asyncio.wait_for(proc.stdout.readline(), timeout)
         if close_stdin:
             proc.stdin.close()
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
-        return proc.returncode, out.decode(), err.decode()
+        return proc.returncode, (echoed + out).decode(), err.decode()
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -265,7 +307,7 @@ async def serve_client_example(binary):
         lines = ["hello", "héllo wörld 😀", "x" * 70000, "last line"]
 
         async def echo_then_eof():
-            code, out, err = await run_client_example(binary, port, "\n".join(lines) + "\n", True)
+            code, out, err = await run_client_example(binary, port, lines, True)
             if out.splitlines() != lines:
                 return f"stdout {out[:80]!r} is not the lines sent; stderr {err[-300:]!r}"
             if code != 0:
@@ -281,7 +323,7 @@ async def serve_client_example(binary):
         async def server_closes():
             closes.clear()
             mode["server_closes"] = True
-            code, out, err = await run_client_example(binary, port, "", False)
+            code, out, err = await run_client_example(binary, port, [], False)
             if out.splitlines() != ["<3 bytes of binary>", "server says bye"]:
                 return f"stdout {out!r}; stderr {err[-300:]!r}"
             if code != 0 or "code 4001, clean true" not in err:
@@ -293,8 +335,8 @@ async def serve_client_example(binary):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "client":
-        asyncio.run(run_clients(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) >= 4 and sys.argv[1] == "client":
+        asyncio.run(run_clients(sys.argv[2], sys.argv[3], sys.argv[4:]))
     elif len(sys.argv) == 3 and sys.argv[1] == "server":
         asyncio.run(serve_client_example(sys.argv[2]))
     else:
