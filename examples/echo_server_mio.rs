@@ -241,10 +241,13 @@ fn drive(client: &mut Client, scratch: &mut [u8]) -> Next {
             Err(_) => 0,
         };
         match &mut client.phase {
-            Phase::Open(conn) if n == 0 => conn.handle_eof(),
             Phase::Open(conn) => {
-                client.input.extend_from_slice(&scratch[..n]);
-                let _ = conn.handle_input(Instant::now(), &mut client.input);
+                if n == 0 {
+                    conn.handle_eof();
+                } else {
+                    client.input.extend_from_slice(&scratch[..n]);
+                    let _ = conn.handle_input(Instant::now(), &mut client.input);
+                }
                 echo(conn);
             }
             Phase::Handshake(_) | Phase::Refused | Phase::Draining if n == 0 => {
