@@ -51,8 +51,9 @@ fn main() -> Result<(), rfc6455::SendError> {
 
     client.close(now, CloseCode::NORMAL, "bye")?;
     pump("client", &mut client, &mut server, now);
-    let server_closed = pump("server", &mut server, &mut client, now);
+    // Taking the Close event queues the server's reply.
     print_events("server", &mut server);
+    let server_closed = pump("server", &mut server, &mut client, now);
     if server_closed {
         println!("server closes the transport");
         client.handle_eof();

@@ -74,7 +74,12 @@
 //! assert_eq!(client.poll_event(), Some(Event::Text("Hello back".into())));
 //!
 //! client.close(now, CloseCode::NORMAL, "done")?;
-//! pump(&mut client, &mut server, now); // the server answers and closes first
+//! pump(&mut client, &mut server, now);
+//! // Taking the Close from the server's events queues its reply (after anything the
+//! // application sends in answer to earlier messages); the server then closes first.
+//! while let Some(event) = server.poll_event() {
+//!     println!("server: {event:?}");
+//! }
 //! pump(&mut server, &mut client, now);
 //! client.handle_eof(); // the server closed the transport
 //! while let Some(event) = client.poll_event() {

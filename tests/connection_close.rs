@@ -305,3 +305,73 @@ fn exactly_one_closed_event() {
     closed_outcome(&all);
     assert_eq!(c.poll_transmit(), None);
 }
+
+// CL-07 (Autobahn 7.1.1): a message and the Close in one read: the application's answer to
+// the message goes before the Close reply, which is queued when the application takes
+// CloseReceived.
+#[test]
+fn cl07_answer_to_message_before_close_reply() {
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role, Config::default());
+        let input = [
+            frame_to(role, true, OpCode::Text, b"Hello World"),
+            frame_to(role, true, OpCode::Close, &close_payload(1000, "")),
+        ]
+        .concat();
+        let mut buf = bytes::BytesMut::from(&input[..]);
+        c.handle_input(t0(), &mut buf).unwrap();
+        assert_eq!(c.state(), ConnectionState::Closing);
+        let mut out = Outcome {
+            events: vec![],
+            wire: vec![],
+            closed_transport: false,
+            error: None,
+        };
+        while let Some(e) = c.poll_event() {
+            if let Event::Text(t) = &e {
+                c.send_text(t.clone()).unwrap();
+            }
+            out.events.push(e);
+        }
+        drain(&mut c, &mut out);
+        let frames: Vec<_> = frames_from(role, &out.wire)
+            .into_iter()
+            .map(|f| (f.2, f.3))
+            .collect();
+        assert_eq!(
+            frames,
+            vec![
+                (OpCode::Text, bytes::Bytes::from_static(b"Hello World")),
+                (OpCode::Close, bytes::Bytes::from_static(&[0x03, 0xe8]))
+            ],
+            "{role:?}"
+        );
+        assert_eq!(out.closed_transport, role == Role::Server);
+        assert_eq!(
+            c.send_text("late"),
+            Err(SendError::Closed),
+            "nothing after our Close"
+        );
+    }
+}
+
+// CL-07: the application may reply to the peer's Close with its own code.
+#[test]
+fn cl07_reply_with_own_code() {
+    let mut c = conn(Role::Server, Config::default());
+    let mut buf = bytes::BytesMut::from(
+        &frame_to(
+            Role::Server,
+            true,
+            OpCode::Close,
+            &close_payload(1001, "bye"),
+        )[..],
+    );
+    c.handle_input(t0(), &mut buf).unwrap();
+    c.close(t0(), CloseCode(4001), "app says").unwrap();
+    let got = feed_conn(&mut c, b"", Split::Whole, false);
+    assert_eq!(close_code_on_wire(Role::Server, &got.wire), Some(4001));
+    let o = closed_outcome(&got.events);
+    assert_eq!((o.code(), o.clean), (CloseCode::GOING_AWAY, true));
+    assert_eq!(c.close(t0(), CloseCode::NORMAL, ""), Err(SendError::Closed));
+}

@@ -40,8 +40,11 @@ pub enum Event {
     Ping(Bytes),
     /// A Pong arrived (solicited or not; it is never answered, FR-30).
     Pong(Bytes),
-    /// The peer's Close arrived: `None` when it carried no code. The reply, if one is owed,
-    /// is already queued.
+    /// The peer's Close arrived: `None` when it carried no code. If it started the closing,
+    /// the reply (echoing its code, CL-07) is queued when this event is taken from
+    /// [`poll_event`](super::Connection::poll_event), so that answers to the messages that
+    /// came before it go out first; call [`close`](super::Connection::close) before taking it
+    /// to reply with another code. Drain the output again afterwards.
     CloseReceived(Option<CloseFrame>),
     /// The connection is over. Emitted exactly once, always last.
     Closed(CloseOutcome),

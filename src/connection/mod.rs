@@ -22,6 +22,7 @@ use crate::frame::{
 };
 use crate::handshake::Negotiated;
 use crate::message::{Received, Receiver};
+use crate::utf8::Utf8Bytes;
 use outbox::Outbox;
 use send::OutMessage;
 use timers::Keepalive;
@@ -46,6 +47,12 @@ enum State {
     /// We sent Close and wait for the peer's (CL-08, CL-20).
     CloseSent {
         deadline: Option<Instant>,
+    },
+    /// The peer's Close arrived at `at`; our reply waits until the application has taken
+    /// [`Event::CloseReceived`] (so answers to the messages before it go first) or calls
+    /// [`Connection::close`] to reply with its own code. Data may still be sent (CL-07).
+    CloseReceived {
+        at: Instant,
     },
     /// Client: the close handshake completed; we wait for the server to close the transport
     /// (CL-11).
@@ -191,9 +198,9 @@ impl Connection {
     pub fn state(&self) -> ConnectionState {
         match self.state {
             State::Open => ConnectionState::Open,
-            State::CloseSent { .. } | State::AwaitingTransportClose { .. } => {
-                ConnectionState::Closing
-            }
+            State::CloseSent { .. }
+            | State::CloseReceived { .. }
+            | State::AwaitingTransportClose { .. } => ConnectionState::Closing,
             State::Closed => ConnectionState::Closed,
         }
     }
@@ -280,7 +287,9 @@ impl Connection {
     /// The transport reached end of stream (the peer closed it, or it broke).
     pub fn handle_eof(&mut self) {
         match self.state {
-            State::Open | State::CloseSent { .. } => self.finish(CloseKind::TransportClosed, false),
+            State::Open | State::CloseSent { .. } | State::CloseReceived { .. } => {
+                self.finish(CloseKind::TransportClosed, false)
+            }
             State::AwaitingTransportClose { .. } => self.finish(self.normal_kind(), true),
             State::Closed => {}
         }
@@ -365,6 +374,16 @@ impl Connection {
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
+        if let (Some(Event::CloseReceived(frame)), State::CloseReceived { at }) =
+            (&event, self.state)
+        {
+            // Echo the code (CL-07); a Close without a code gets an empty one.
+            let reply = frame.as_ref().map(|f| CloseFrame {
+                code: f.code,
+                reason: Utf8Bytes::new(),
+            });
+            self.reply_close(at, reply);
+        }
         if self.events.is_empty() && self.events.capacity() > 0 {
             // Hold no memory while idle.
             self.events = VecDeque::new();
@@ -377,7 +396,7 @@ impl Connection {
         match self.state {
             State::Open => self.keepalive.next_deadline(&self.config),
             State::CloseSent { deadline } | State::AwaitingTransportClose { deadline } => deadline,
-            State::Closed => None,
+            State::CloseReceived { .. } | State::Closed => None,
         }
     }
 
@@ -386,12 +405,16 @@ impl Connection {
     /// Starts the close handshake with `code` and `reason` (CL-08). Data may still arrive
     /// until the peer's Close; nothing but that is sent after ours (FR-32). Refused for codes
     /// that may not be sent (1005, 1006, 1015, unassigned) and reasons over 123 bytes (CL-06).
+    ///
+    /// After the peer's Close arrived and before its [`Event::CloseReceived`] was taken,
+    /// this sends the reply with `code` and `reason` instead of the echoed code.
     pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        if self.state != State::Open {
-            return Err(SendError::Closed);
-        }
         let frame = CloseFrame::new(code, reason)?;
-        self.start_close(now, Some(frame));
+        match self.state {
+            State::Open => self.start_close(now, Some(frame)),
+            State::CloseReceived { at } => self.reply_close(at, Some(frame)),
+            _ => return Err(SendError::Closed),
+        }
         Ok(())
     }
 
@@ -414,22 +437,30 @@ impl Connection {
 
     fn on_close_received(&mut self, now: Instant, frame: Option<CloseFrame>) {
         self.closing().received = Some(frame.clone());
-        self.events.push_back(Event::CloseReceived(frame.clone()));
-        if self.state == State::Open {
-            // Echo the code (CL-07); a Close without a code gets an empty one.
-            let reply = frame.map(|f| CloseFrame {
-                code: f.code,
-                reason: Default::default(),
-            });
-            self.push_close(reply);
+        self.events.push_back(Event::CloseReceived(frame));
+        match self.state {
+            // Our reply waits for the application to see the messages before the Close.
+            State::Open => self.state = State::CloseReceived { at: now },
+            // The reply to our Close, or a simultaneous close (CL-12): no second Close.
+            _ => self.close_handshake_done(now),
         }
-        // The close handshake is complete: both Close frames went (CL-08, CL-12).
+    }
+
+    /// Sends our reply to the peer's Close, which arrived at `at`.
+    fn reply_close(&mut self, at: Instant, frame: Option<CloseFrame>) {
+        self.push_close(frame);
+        self.close_handshake_done(at);
+    }
+
+    /// Both Close frames went (CL-08): the server closes the transport now (CL-10), the
+    /// client waits for it to (CL-11).
+    fn close_handshake_done(&mut self, at: Instant) {
         match self.role {
             Role::Server => self.finish(self.normal_kind(), true),
             Role::Client => {
                 self.pending_pongs.clear();
                 self.state = State::AwaitingTransportClose {
-                    deadline: self.config.close_timeout.map(|t| now + t),
+                    deadline: self.config.close_timeout.map(|t| at + t),
                 };
             }
         }

@@ -116,7 +116,7 @@ impl Connection {
     /// second message may not until this one is finished (FR-22). Streamed messages are not
     /// transformed by an extension.
     pub fn begin_message(&mut self, kind: MessageType) -> Result<(), SendError> {
-        if self.state != State::Open {
+        if !self.can_send_data() {
             return Err(SendError::Closed);
         }
         if self.sending.is_some() {
@@ -218,9 +218,14 @@ impl Connection {
         Ok(())
     }
 
+    /// Data may be sent while open, and after the peer's Close until our reply goes.
+    fn can_send_data(&self) -> bool {
+        matches!(self.state, State::Open | State::CloseReceived { .. })
+    }
+
     /// Data and application control frames need an open connection and room in the output.
     fn check_data(&self) -> Result<(), SendError> {
-        if self.state != State::Open {
+        if !self.can_send_data() {
             return Err(SendError::Closed);
         }
         let limit = self.config.limits.max_buffered_output;

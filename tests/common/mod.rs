@@ -87,6 +87,15 @@ pub fn conn(role: Role, config: Config) -> Connection {
 }
 
 pub fn drain(conn: &mut Connection, out: &mut Outcome) {
+    // Output, then events, then output again: taking an event can queue a reply.
+    drain_transmit(conn, out);
+    while let Some(e) = conn.poll_event() {
+        out.events.push(e);
+    }
+    drain_transmit(conn, out);
+}
+
+fn drain_transmit(conn: &mut Connection, out: &mut Outcome) {
     for _ in 0..100_000 {
         match conn.poll_transmit() {
             Some(Transmit::Bytes(b)) => out.wire.extend_from_slice(&b),
@@ -96,9 +105,6 @@ pub fn drain(conn: &mut Connection, out: &mut Outcome) {
             }
             None => break,
         }
-    }
-    while let Some(e) = conn.poll_event() {
-        out.events.push(e);
     }
 }
 
