@@ -205,12 +205,7 @@ fn cl11_client_waits_for_server_transport_close() {
         "early calls are harmless"
     );
     c.handle_timeout(t0() + Duration::from_secs(2));
-    let mut out = Outcome {
-        events: vec![],
-        wire: vec![],
-        closed_transport: false,
-        error: None,
-    };
+    let mut out = Outcome::default();
     drain(&mut c, &mut out);
     assert!(out.closed_transport);
     let o = closed_outcome(&out.events);
@@ -243,12 +238,7 @@ fn cl06_fr32_local_misuse_refused() {
     ));
     assert_eq!(c.buffered_amount(), 0);
     c.close(t0(), CloseCode(4000), "x").unwrap();
-    let mut out = Outcome {
-        events: vec![],
-        wire: vec![],
-        closed_transport: false,
-        error: None,
-    };
+    let mut out = Outcome::default();
     drain(&mut c, &mut out);
     assert_eq!(out.wire, vec![0x88, 0x03, 0x0f, 0xa0, 0x78]);
     assert_eq!(c.send_text("a"), Err(SendError::Closed));
@@ -321,12 +311,7 @@ fn cl07_answer_to_message_before_close_reply() {
         let mut buf = bytes::BytesMut::from(&input[..]);
         c.handle_input(t0(), &mut buf).unwrap();
         assert_eq!(c.state(), ConnectionState::Closing);
-        let mut out = Outcome {
-            events: vec![],
-            wire: vec![],
-            closed_transport: false,
-            error: None,
-        };
+        let mut out = Outcome::default();
         while let Some(e) = c.poll_event() {
             if let Event::Text(t) = &e {
                 c.send_text(t.clone()).unwrap();

@@ -50,12 +50,7 @@ fn with_ext(role: Role) -> rfc6455::Connection {
 fn transform_applies_on_both_directions() {
     let mut client = with_ext(Role::Client);
     client.send_text("abc").unwrap();
-    let mut out = Outcome {
-        events: vec![],
-        wire: vec![],
-        closed_transport: false,
-        error: None,
-    };
+    let mut out = Outcome::default();
     drain(&mut client, &mut out);
     let frames = frames_from(Role::Client, &out.wire);
     assert_eq!(

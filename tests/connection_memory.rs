@@ -33,12 +33,7 @@ fn idle_connection_holds_no_heap() {
         c.send_binary(vec![0u8; 50_000]).unwrap();
         c.send_text("hi").unwrap();
         assert!(c.heap_capacity() > 0);
-        let mut out = Outcome {
-            events: vec![],
-            wire: vec![],
-            closed_transport: false,
-            error: None,
-        };
+        let mut out = Outcome::default();
         drain(&mut c, &mut out);
         assert_eq!(out.events.len(), 3);
         assert_eq!(c.heap_capacity(), 0, "{role:?} idle after traffic");

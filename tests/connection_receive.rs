@@ -150,12 +150,7 @@ fn fr25_fail_fast_utf8() {
             Err(ProtocolError::InvalidUtf8),
             "error with the chunk holding 0x90"
         );
-        let mut late = Outcome {
-            events: vec![],
-            wire: vec![],
-            closed_transport: false,
-            error: None,
-        };
+        let mut late = Outcome::default();
         drain(&mut c, &mut late);
         assert_eq!(close_code_on_wire(role, &late.wire), Some(1007));
     }
@@ -201,12 +196,7 @@ fn fr29_pending_pong_queue_is_bounded() {
         .collect();
     let mut buf = bytes::BytesMut::from(&input[..]);
     c.handle_input(t0(), &mut buf).unwrap();
-    let mut out = Outcome {
-        events: vec![],
-        wire: vec![],
-        closed_transport: false,
-        error: None,
-    };
+    let mut out = Outcome::default();
     drain(&mut c, &mut out);
     let pongs: Vec<u8> = frames_from(Role::Server, &out.wire)
         .into_iter()

@@ -90,7 +90,7 @@ proptest! {
         let mut server = conn(Role::Server, config);
         let expect: Vec<Event> = ops.iter().filter_map(|op| send(&mut client, op)).collect();
         // Client -> server, in random pieces.
-        let mut wire = Outcome { events: vec![], wire: vec![], closed_transport: false, error: None };
+        let mut wire = Outcome::default();
         drain(&mut client, &mut wire);
         let got = feed_conn(&mut server, &wire.wire, Split::Random(seed), false);
         prop_assert_eq!(got.error, None);

@@ -11,12 +11,7 @@ use rfc6455::frame::OpCode;
 use rfc6455::{Config, Connection, MessageType, PreparedMessage, Role, SendError, Transmit};
 
 fn wire_of(c: &mut Connection) -> Vec<u8> {
-    let mut out = Outcome {
-        events: vec![],
-        wire: vec![],
-        closed_transport: false,
-        error: None,
-    };
+    let mut out = Outcome::default();
     drain(c, &mut out);
     out.wire
 }

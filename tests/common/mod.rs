@@ -60,7 +60,7 @@ pub fn pieces(input: &[u8], split: Split) -> Vec<&[u8]> {
 }
 
 /// What a connection did with some input.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub events: Vec<Event>,
     /// Everything it wrote, concatenated.
@@ -110,12 +110,7 @@ fn drain_transmit(conn: &mut Connection, out: &mut Outcome) {
 
 /// Feeds `input` to `conn` in the given split, draining after every piece, then EOF if `eof`.
 pub fn feed_conn(conn: &mut Connection, input: &[u8], split: Split, eof: bool) -> Outcome {
-    let mut out = Outcome {
-        events: Vec::new(),
-        wire: Vec::new(),
-        closed_transport: false,
-        error: None,
-    };
+    let mut out = Outcome::default();
     let mut buf = BytesMut::new();
     for piece in pieces(input, split) {
         buf.extend_from_slice(piece);
