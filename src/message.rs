@@ -210,7 +210,7 @@ impl Receiver {
             if validate {
                 self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             } else {
-                std::str::from_utf8(&payload).map_err(|_| ProtocolError::InvalidUtf8)?;
+                simdutf8::basic::from_utf8(&payload).map_err(|_| ProtocolError::InvalidUtf8)?;
             }
             Event::Text(Utf8Bytes::from_bytes_unchecked(payload))
         } else {

@@ -24,7 +24,10 @@ impl Utf8Bytes {
 
     /// Checks `bytes` and wraps them, or gives them back with the error.
     pub fn try_from_bytes(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
-        std::str::from_utf8(&bytes)?;
+        if simdutf8::basic::from_utf8(&bytes).is_err() {
+            // The fast check only says no; std's says where.
+            std::str::from_utf8(&bytes)?;
+        }
         Ok(Self(bytes))
     }
 
@@ -37,8 +40,9 @@ impl Utf8Bytes {
     /// The text.
     pub fn as_str(&self) -> &str {
         // The invariant of the type: the bytes were validated on construction. The
-        // check here is repeated in safe code; it is a fast, linear scan and cannot fail.
-        match std::str::from_utf8(&self.0) {
+        // check here is repeated in safe code (SIMD, a small fraction of a copy) and cannot
+        // fail.
+        match simdutf8::basic::from_utf8(&self.0) {
             Ok(s) => s,
             Err(_) => unreachable!("Utf8Bytes holds valid UTF-8 by construction"),
         }
@@ -158,7 +162,9 @@ impl Utf8Validator {
                 }
             }
         }
-        match std::str::from_utf8(piece) {
+        // simdutf8's compat API reports what std's does (where, and whether the end is only
+        // incomplete), several times faster on non-ASCII text.
+        match simdutf8::compat::from_utf8(piece) {
             Ok(_) => Ok(0),
             Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
             Err(e) => {
