@@ -163,12 +163,20 @@ impl Receiver {
         ext: Option<&mut (dyn Extension + 'static)>,
         max_message_size: u64,
     ) -> Result<Step, ProtocolError> {
-        let (text, rsv) = match &self.message {
-            Some(message) => (message.text, message.rsv),
-            None => unreachable!("check_header starts a message for every data frame"),
+        let Some(message) = &mut self.message else {
+            unreachable!("check_header starts a message for every data frame")
         };
-        let validate = text && rsv == 0;
-        let Some(frame) = self.decoder.decode(buf)? else {
+        let validate = message.text && message.rsv == 0;
+        // A fragmented message is appended straight from the input to its buffer (one copy,
+        // no allocation per fragment); a single-frame message is taken whole.
+        let fragmented = !header.fin || !message.data.is_empty();
+        let start = message.data.len();
+        let decoded = if fragmented {
+            (self.decoder.decode_into(buf, &mut message.data)?).map(|_| None)
+        } else {
+            (self.decoder.decode(buf)?).map(|frame| Some(frame.payload))
+        };
+        let Some(single) = decoded else {
             // Fail fast on the payload received so far (FR-25).
             if validate {
                 if let Some((_, partial)) = self.decoder.partial_payload(buf) {
@@ -181,25 +189,22 @@ impl Receiver {
             return Ok(Step::NeedMore);
         };
         if validate {
+            let payload = single.as_deref().unwrap_or(&message.data[start..]);
             self.utf8
-                .feed(&frame.payload[self.seen..])
+                .feed(&payload[self.seen..])
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
-        self.end_frame();
         if !header.fin {
-            if let Some(message) = &mut self.message {
-                message.data.extend_from_slice(&frame.payload);
-            }
+            self.end_frame();
             return Ok(Step::Continue);
         }
-        let Some(mut message) = self.message.take() else {
+        self.end_frame();
+        let Some(message) = self.message.take() else {
             unreachable!("check_header starts a message for every data frame")
         };
-        let payload = if message.data.is_empty() {
-            frame.payload
-        } else {
-            message.data.extend_from_slice(&frame.payload);
-            message.data.freeze()
+        let payload = match single {
+            Some(payload) => payload,
+            None => message.data.freeze(),
         };
         let payload = match (message.rsv, ext) {
             (0, _) => payload,

@@ -103,6 +103,38 @@ impl FrameDecoder {
     /// bytes are needed. Bytes of an incomplete payload are unmasked in place as they arrive
     /// and can be inspected with [`partial_payload`](Self::partial_payload).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        let Some((header, n)) = self.complete_frame(buf)? else {
+            return Ok(None);
+        };
+        Ok(Some(Frame {
+            header,
+            payload: split_payload(buf, n),
+        }))
+    }
+
+    /// Like [`decode`](Self::decode), but appends the completed frame's payload to `dst`
+    /// instead of returning it: reassembly copies each fragment once, with no allocation
+    /// per fragment.
+    pub(crate) fn decode_into(
+        &mut self,
+        buf: &mut BytesMut,
+        dst: &mut BytesMut,
+    ) -> Result<Option<FrameHeader>, ProtocolError> {
+        let Some((header, n)) = self.complete_frame(buf)? else {
+            return Ok(None);
+        };
+        dst.extend_from_slice(&buf[..n]);
+        buf.advance(n);
+        Ok(Some(header))
+    }
+
+    /// Unmasks what has arrived of the frame in progress. When its payload is complete,
+    /// returns its header and payload length (the payload is at the front of `buf`) and
+    /// readies the decoder for the next frame.
+    fn complete_frame(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         self.parse_header(buf)?;
         let State::Payload {
             header,
@@ -128,9 +160,8 @@ impl FrameDecoder {
             return Ok(None);
         }
         let header = *header;
-        let payload = split_payload(buf, available);
         self.state = State::Header;
-        Ok(Some(Frame { header, payload }))
+        Ok(Some((header, available)))
     }
 
     /// The header of the frame in progress and its payload bytes received (and unmasked) so
