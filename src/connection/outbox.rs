@@ -10,7 +10,7 @@ use crate::frame::{FrameEncoder, FrameHeader, OpCode};
 /// Server payloads at least this long are queued by reference instead of copied.
 const ZERO_COPY_MIN: usize = 16 * 1024;
 /// The first allocation of the coalescing buffer.
-const INITIAL_TAIL: usize = 4 * 1024;
+const INITIAL_TAIL: usize = 1024;
 
 /// Bytes owed to the transport, in order: `chunks` first, then `tail`.
 #[derive(Debug, Default)]
