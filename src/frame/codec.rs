@@ -14,6 +14,9 @@ pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 << 20;
 /// that a small delivered message never keeps a large read buffer alive.
 const ZERO_COPY_MIN: usize = 4096;
 
+/// The client encoder copies and masks payloads in pieces of this size (see `encode_frame`).
+const MASK_PIECE: usize = 8 << 10;
+
 /// The rules the decoder applies to each header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecoderConfig {
@@ -375,10 +378,16 @@ pub(crate) fn encode_frame(dst: &mut BytesMut, header: &FrameHeader, payload: &[
     let n = header.encode(&mut out);
     dst.reserve(n + payload.len());
     dst.extend_from_slice(&out[..n]);
-    let start = dst.len();
-    dst.put_slice(payload);
-    if let Some(key) = header.mask {
-        apply_mask(&mut dst[start..], key, 0);
+    let Some(key) = header.mask else {
+        dst.put_slice(payload);
+        return;
+    };
+    // Copy and mask piece by piece, so that each piece is masked while it is still in the L1
+    // cache rather than in a second pass over the whole payload.
+    for (i, piece) in payload.chunks(MASK_PIECE).enumerate() {
+        let start = dst.len();
+        dst.put_slice(piece);
+        apply_mask(&mut dst[start..], key, i * MASK_PIECE);
     }
 }
 

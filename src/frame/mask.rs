@@ -71,16 +71,10 @@ fn mask_blocks(buf: &mut [u8], key: [u8; 4]) {
         0
     };
     let (head_bytes, body) = buf.split_at_mut(head);
-    for (i, b) in head_bytes.iter_mut().enumerate() {
-        *b ^= key[i % 4];
-    }
+    mask_short(head_bytes, key);
     let key = rotate_key(key, head);
 
-    // The key repeated over a word. Kept in a register (broadcast to a vector register by
-    // the compiler) rather than loaded from a pattern in memory on every block.
-    let wide = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    let wide = wide_key(key);
     let mut blocks = body.chunks_exact_mut(BLOCK);
     for block in &mut blocks {
         // A fixed trip count of BLOCK / 8: fully unrolled, then merged into vector XORs.
@@ -89,12 +83,28 @@ fn mask_blocks(buf: &mut [u8], key: [u8; 4]) {
         }
     }
     // Fewer than BLOCK bytes remain, starting at phase 0 of `key`.
-    let mut words = blocks.into_remainder().chunks_exact_mut(8);
+    mask_short(blocks.into_remainder(), key);
+}
+
+/// The key repeated over a word. Kept in a register (broadcast to a vector register by the
+/// compiler) rather than loaded from a pattern in memory on every block.
+#[inline(always)]
+fn wide_key(key: [u8; 4]) -> u64 {
+    u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ])
+}
+
+/// Masks a short slice (a head or a tail, under `BLOCK` bytes): 8-byte words, then bytes.
+#[inline(always)]
+fn mask_short(buf: &mut [u8], key: [u8; 4]) {
+    let wide = wide_key(key);
+    let mut words = buf.chunks_exact_mut(8);
     for lane in &mut words {
         xor_word(lane, wide);
     }
-    for (i, b) in words.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i % 4];
+    for (b, k) in words.into_remainder().iter_mut().zip(key.iter().cycle()) {
+        *b ^= *k;
     }
 }
 
