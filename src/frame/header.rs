@@ -51,6 +51,7 @@ impl FrameHeader {
     /// minimal length encoding. This parser rejects any other encoding with
     /// [`ProtocolError::NonMinimalLength`] (close code 1002), so that a complete parse always
     /// re-encodes to exactly the bytes it consumed.
+    #[inline]
     pub fn parse(buf: &[u8], config: &DecoderConfig) -> Result<HeaderStatus, ProtocolError> {
         let Some(&b0) = buf.first() else {
             return Ok(HeaderStatus::Partial);
