@@ -6,7 +6,7 @@
 //! There is one loop, [`mask_blocks`], written in plain safe Rust. It is compiled twice:
 //!
 //! - as the portable fallback, with the target's baseline features (SSE2 on x86_64, NEON on
-//!   aarch64), where the compiler turns each 64-byte block into 16-byte vector XORs;
+//!   aarch64), where the compiler turns each 128-byte block into 16-byte vector XORs;
 //! - inside a `#[target_feature(enable = "avx2")]` function on x86_64, where the same code
 //!   becomes 32-byte vector XORs. [`apply_mask`] picks it at run time when the CPU has AVX2.
 
@@ -17,6 +17,7 @@ const BLOCK: usize = 128;
 /// Buffers at least this long first mask a short head so that the main loop runs on
 /// cache-line-aligned addresses: no vector load or store then straddles two cache lines.
 const ALIGN: usize = 64;
+/// Shorter buffers are not worth aligning.
 const ALIGN_MIN_LEN: usize = 2 * BLOCK;
 
 /// XORs `buf` with the masking key, starting at key phase `phase` (the index of the first
