@@ -119,19 +119,27 @@ impl FrameDecoder {
         let available = buf
             .len()
             .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-        if let Some(key) = header.mask {
-            apply_mask(
-                &mut buf[*unmasked..available],
-                key,
-                phase(*consumed, *unmasked),
-            );
-        }
-        *unmasked = available;
+        let key_phase = phase(*consumed, *unmasked);
         if (available as u64) < *remaining {
+            if let Some(key) = header.mask {
+                apply_mask(&mut buf[*unmasked..available], key, key_phase);
+            }
+            *unmasked = available;
             return Ok(None);
         }
         let header = *header;
-        let payload = split_payload(buf, available);
+        let payload = match header.mask {
+            // The payload is copied out anyway: unmask the copy piece by piece while it is in
+            // L1, rather than unmasking in place and then copying (two passes).
+            Some(key) if !keeps_in_place(buf, available) => {
+                copy_unmasked(buf, available, *unmasked, key, key_phase)
+            }
+            Some(key) => {
+                apply_mask(&mut buf[*unmasked..available], key, key_phase);
+                split_payload(buf, available)
+            }
+            None => split_payload(buf, available),
+        };
         self.state = State::Header;
         Ok(Some(Frame { header, payload }))
     }
@@ -231,17 +239,42 @@ fn phase(consumed: u64, offset: usize) -> usize {
     ((consumed as usize) & 3).wrapping_add(offset) & 3
 }
 
-/// Takes `n` bytes from the front of `buf`: split off without copying when the payload is
-/// large and dominates the buffer, copied otherwise (so it does not pin the buffer).
-fn split_payload(buf: &mut BytesMut, n: usize) -> Bytes {
+/// Whether a payload of `n` bytes at the front of `buf` is split off without copying: when
+/// it is large and dominates the buffer. Otherwise it is copied, so it does not pin the buffer.
+fn keeps_in_place(buf: &BytesMut, n: usize) -> bool {
     // `capacity` covers the whole view of the buffer from its front, filled or not.
-    if n >= ZERO_COPY_MIN && n.saturating_mul(2) >= buf.capacity() {
+    n >= ZERO_COPY_MIN && n.saturating_mul(2) >= buf.capacity()
+}
+
+/// Takes `n` bytes from the front of `buf`, without copying if [`keeps_in_place`].
+fn split_payload(buf: &mut BytesMut, n: usize) -> Bytes {
+    if keeps_in_place(buf, n) {
         buf.split_to(n).freeze()
     } else {
         let out = Bytes::copy_from_slice(&buf[..n]);
         buf.advance(n);
         out
     }
+}
+
+/// Takes `n` bytes from the front of `buf` as a copy, of which the first `unmasked` are
+/// already unmasked; the rest is unmasked in the copy, starting at key phase `key_phase`.
+fn copy_unmasked(
+    buf: &mut BytesMut,
+    n: usize,
+    unmasked: usize,
+    key: [u8; 4],
+    key_phase: usize,
+) -> Bytes {
+    let mut out = Vec::with_capacity(n);
+    out.extend_from_slice(&buf[..unmasked]);
+    for (i, piece) in buf[unmasked..n].chunks(MASK_PIECE).enumerate() {
+        let start = out.len();
+        out.extend_from_slice(piece);
+        apply_mask(&mut out[start..], key, key_phase + i * MASK_PIECE);
+    }
+    buf.advance(n);
+    Bytes::from(out)
 }
 
 /// A piece of a frame's payload, from [`FrameDecoder::decode_chunk`].
