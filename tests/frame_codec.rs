@@ -789,3 +789,32 @@ proptest! {
         }
     }
 }
+
+// FR-09: a large masked payload that arrives in pieces (partly unmasked in place) and is then
+// copied out in several pieces keeps the key phase everywhere; the same when split off.
+#[test]
+fn large_masked_payload_in_pieces() {
+    let payload: Vec<u8> = (0..20_003).map(|i| (i * 29 + 1) as u8).collect();
+    let key = [0x0b, 0xad, 0xf0, 0x0d];
+    let mut wire = BytesMut::new();
+    fixed_key(key).encode(&mut wire, true, 0, OpCode::Binary, &payload);
+    let first_len = wire.len();
+    // A second frame behind it, so the first payload does not dominate the buffer and is
+    // copied; alone, it is split off in place.
+    fixed_key(key).encode(&mut wire, true, 0, OpCode::Binary, &payload[..5000]);
+    for input in [&wire[..], &wire[..first_len]] {
+        for step in [1021, 4099, 9000, input.len()] {
+            let cuts: Vec<usize> = (step..input.len()).step_by(step).collect();
+            for out in [
+                decode_pieces(server(), input, &cuts),
+                decode_chunks_reassembled(server(), input, &cuts),
+            ] {
+                assert_eq!(out.error, None);
+                assert_eq!(&out.frames[0].payload[..], &payload[..], "step {step}");
+                if input.len() > first_len {
+                    assert_eq!(&out.frames[1].payload[..], &payload[..5000]);
+                }
+            }
+        }
+    }
+}
