@@ -420,14 +420,15 @@ fn closing_matrix() {
     }
     use ConnectionState::{Closed as C, Closing as G, Open as O};
     // (start, action) -> (state after: server, client; a Close written; clean if it ended)
-    let table: &[(
+    type Row = (
         Start,
         Action,
         ConnectionState,
         ConnectionState,
         bool,
         Option<bool>,
-    )] = &[
+    );
+    let table: &[Row] = &[
         (Start::Open, Action::LocalClose, G, G, true, None),
         (Start::Open, Action::RemoteClose, C, G, true, Some(true)),
         (Start::Open, Action::Eof, C, C, false, Some(false)),
