@@ -100,6 +100,20 @@
 //! - [`config`]: limits and timeouts, with their defaults.
 //! - [`extensions`]: the seam for extensions such as permessage-deflate.
 //!
+//! # Security notes and what is left to the application
+//!
+//! - The `Origin` header is a hint from browsers; any other client can send any value, so an
+//!   origin check is not authentication (RFC 6455 section 10.1, SEC-06). Authenticate with
+//!   ordinary HTTP means (cookies, `Authorization`, TLS client certificates) in the handshake
+//!   hook, which sees every request header (SEC-07).
+//! - SHA-1 serves only to compute `Sec-WebSocket-Accept`; no security property rests on it
+//!   (section 10.8, SEC-10).
+//! - TLS (`wss://`) belongs to the transport you supply; the handshake only records whether
+//!   the target was secure and picks the default port (SEC-08).
+//! - Reconnecting after an abnormal close, with randomised and growing back-off (section
+//!   7.2.3, CL-19), is the application's policy; the connection never reconnects or closes on
+//!   its own except on a protocol error or a configured timeout (CL-18).
+//!
 //! # Errors
 //!
 //! - [`frame::ProtocolError`]: the peer broke the protocol; it knows its close code.

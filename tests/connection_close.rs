@@ -360,3 +360,181 @@ fn cl07_reply_with_own_code() {
     assert_eq!((o.code(), o.clean), (CloseCode::GOING_AWAY, true));
     assert_eq!(c.close(t0(), CloseCode::NORMAL, ""), Err(SendError::Closed));
 }
+
+/// The states a connection can be put in for the closing matrix.
+#[derive(Clone, Copy, Debug)]
+enum Start {
+    Open,
+    /// We sent Close.
+    CloseSent,
+    /// The peer's Close arrived, our reply is not out yet.
+    CloseReceived,
+    /// Client: the handshake completed, waiting for the server's transport close.
+    AwaitingTransportClose,
+    Closed,
+}
+
+fn start(role: Role, state: Start) -> rfc6455::Connection {
+    let mut config = Config::default();
+    config.close_timeout = Some(Duration::from_secs(5));
+    let mut c = conn(role, config);
+    let close = frame_to(role, true, OpCode::Close, &close_payload(1000, ""));
+    let mut buf = bytes::BytesMut::new();
+    match state {
+        Start::Open => {}
+        Start::CloseSent => c.close(t0(), CloseCode::NORMAL, "").unwrap(),
+        // The peer's Close is in, but the application has not taken it yet.
+        Start::CloseReceived => {
+            buf.extend_from_slice(&close);
+            c.handle_input(t0(), &mut buf).unwrap();
+            return c;
+        }
+        Start::AwaitingTransportClose | Start::Closed => {
+            buf.extend_from_slice(&close);
+            c.handle_input(t0(), &mut buf).unwrap();
+            let eof = state == Start::Closed;
+            let _ = feed_conn(&mut c, b"", Split::Whole, eof);
+        }
+    }
+    let _ = feed_conn(&mut c, b"", Split::Whole, false);
+    c
+}
+
+impl PartialEq for Start {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+// CL-01, CL-08 to CL-17, CL-20: every closing action in every state, both roles, followed by
+// the usual drain (output, events, output): the state after it, whether a Close goes on the
+// wire, and how clean the outcome is when the connection ended.
+#[test]
+fn closing_matrix() {
+    #[derive(Clone, Copy, Debug)]
+    enum Action {
+        LocalClose,
+        RemoteClose,
+        Eof,
+        Timeout,
+    }
+    use ConnectionState::{Closed as C, Closing as G, Open as O};
+    // (start, action) -> (state after: server, client; a Close written; clean if it ended)
+    type Row = (
+        Start,
+        Action,
+        ConnectionState,
+        ConnectionState,
+        bool,
+        Option<bool>,
+    );
+    let table: &[Row] = &[
+        (Start::Open, Action::LocalClose, G, G, true, None),
+        (Start::Open, Action::RemoteClose, C, G, true, Some(true)),
+        (Start::Open, Action::Eof, C, C, false, Some(false)),
+        (Start::Open, Action::Timeout, O, O, false, None),
+        (Start::CloseSent, Action::LocalClose, G, G, false, None),
+        (
+            Start::CloseSent,
+            Action::RemoteClose,
+            C,
+            G,
+            false,
+            Some(true),
+        ),
+        (Start::CloseSent, Action::Eof, C, C, false, Some(false)),
+        (Start::CloseSent, Action::Timeout, C, C, false, Some(false)),
+        (
+            Start::CloseReceived,
+            Action::LocalClose,
+            C,
+            G,
+            true,
+            Some(true),
+        ),
+        (
+            Start::CloseReceived,
+            Action::RemoteClose,
+            C,
+            G,
+            true,
+            Some(true),
+        ),
+        (Start::CloseReceived, Action::Eof, C, C, false, Some(false)),
+        (
+            Start::CloseReceived,
+            Action::Timeout,
+            C,
+            G,
+            true,
+            Some(true),
+        ),
+    ];
+    for role in [Role::Server, Role::Client] {
+        for &(st, action, server_after, client_after, close_written, clean) in table {
+            let mut c = start(role, st);
+            match action {
+                Action::LocalClose => {
+                    let _ = c.close(t0(), CloseCode::GOING_AWAY, "");
+                }
+                Action::RemoteClose => {
+                    let mut buf = bytes::BytesMut::from(
+                        &frame_to(role, true, OpCode::Close, &close_payload(1001, ""))[..],
+                    );
+                    c.handle_input(t0(), &mut buf).unwrap();
+                }
+                Action::Eof => c.handle_eof(),
+                Action::Timeout => c.handle_timeout(t0() + Duration::from_secs(6)),
+            }
+            let mut out = Outcome::default();
+            drain(&mut c, &mut out);
+            let expect = if role == Role::Server {
+                server_after
+            } else {
+                client_after
+            };
+            assert_eq!(c.state(), expect, "{role:?} {st:?} {action:?}");
+            let wrote_close = frames_from(role, &out.wire)
+                .iter()
+                .any(|f| f.2 == OpCode::Close);
+            assert_eq!(
+                wrote_close, close_written,
+                "{role:?} {st:?} {action:?}: Close on the wire"
+            );
+            // A client that completed the handshake is still waiting for the server's EOF.
+            let ended = c.state() == C;
+            match clean {
+                Some(clean) if ended => assert_eq!(
+                    closed_outcome(&out.events).clean,
+                    clean,
+                    "{role:?} {st:?} {action:?}"
+                ),
+                _ => assert!(
+                    !out.events.iter().any(|e| matches!(e, Event::Closed(_))),
+                    "{role:?} {st:?} {action:?}"
+                ),
+            }
+        }
+    }
+    // Closed and AwaitingTransportClose: every action is inert except EOF ending the client's
+    // wait cleanly.
+    for st in [Start::AwaitingTransportClose, Start::Closed] {
+        let mut c = start(Role::Client, st);
+        assert!(c.close(t0(), CloseCode::NORMAL, "").is_err());
+        let mut buf =
+            bytes::BytesMut::from(&frame_to(Role::Client, true, OpCode::Text, b"late")[..]);
+        c.handle_input(t0(), &mut buf).unwrap();
+        assert!(buf.is_empty(), "input discarded (CL-09)");
+        let out = feed_conn(&mut c, b"", Split::Whole, true);
+        assert!(out.wire.is_empty());
+        if st == Start::AwaitingTransportClose {
+            assert!(
+                closed_outcome(&out.events).clean,
+                "EOF after the handshake is clean (CL-17)"
+            );
+        } else {
+            assert!(out.events.is_empty());
+        }
+        assert_eq!(c.state(), C);
+    }
+}

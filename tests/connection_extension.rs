@@ -143,3 +143,24 @@ fn text_validated_after_transform() {
     );
     assert_eq!(got.error, Some(ProtocolError::InvalidUtf8));
 }
+
+// SEC-11: a message can be sent untransformed (uncompressed) even with the extension active.
+#[test]
+fn sec11_untransformed_send() {
+    let mut c = with_ext(Role::Client);
+    c.send_untransformed(rfc6455::MessageType::Text, "secret=1")
+        .unwrap();
+    assert_eq!(
+        c.send_untransformed(rfc6455::MessageType::Text, vec![0xff]),
+        Err(rfc6455::SendError::InvalidUtf8)
+    );
+    let mut out = Outcome::default();
+    drain(&mut c, &mut out);
+    let frames = frames_from(Role::Client, &out.wire);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(
+        (frames[0].1, &frames[0].3[..]),
+        (0, &b"secret=1"[..]),
+        "RSV1 clear, payload as given"
+    );
+}

@@ -171,16 +171,42 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends a message that the negotiated extension must not transform: with
+    /// permessage-deflate, a message sent uncompressed (RSV1 clear), for data that mixes
+    /// secrets with attacker-influenced content (CRIME-style attacks, SEC-11). Without an
+    /// extension it is the same as [`send_text`](Self::send_text) or
+    /// [`send_binary`](Self::send_binary); text must be valid UTF-8.
+    pub fn send_untransformed(
+        &mut self,
+        kind: MessageType,
+        data: impl Into<Bytes>,
+    ) -> Result<(), SendError> {
+        let data = data.into();
+        if kind == MessageType::Text && std::str::from_utf8(&data).is_err() {
+            return Err(SendError::InvalidUtf8);
+        }
+        self.send_frames(kind.opcode(), data, false)
+    }
+
     fn send_message(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        self.send_frames(opcode, payload, true)
+    }
+
+    fn send_frames(
+        &mut self,
+        opcode: OpCode,
+        payload: Bytes,
+        transform: bool,
+    ) -> Result<(), SendError> {
         self.check_data()?;
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
         let (payload, rsv) = match &mut self.extension {
-            Some(ext) => ext
+            Some(ext) if transform => ext
                 .encode_message(opcode, payload)
                 .map_err(SendError::Extension)?,
-            None => (payload, 0),
+            _ => (payload, 0),
         };
         self.flush_pongs();
         self.push_fragments(opcode, rsv, payload, true);

@@ -14,6 +14,9 @@ pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 << 20;
 /// that a small delivered message never keeps a large read buffer alive.
 const ZERO_COPY_MIN: usize = 4096;
 
+/// The client encoder copies and masks payloads in pieces of this size (see `encode_frame`).
+const MASK_PIECE: usize = 8 << 10;
+
 /// The rules the decoder applies to each header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecoderConfig {
@@ -72,6 +75,10 @@ enum State {
 /// frame stays in the buffer. Feeding the same bytes in any split, down to one byte at a
 /// time, yields the same frames and the same error (FR-02).
 ///
+/// Pass the same buffer on every call: the decoder remembers how many of its front bytes
+/// belong to the frame in progress and are already unmasked (a different buffer is misuse
+/// and may panic).
+///
 /// Every rule of [`FrameHeader::parse`] is applied before any payload byte is looked at or
 /// any memory is reserved. After an error, the decoder's state is unspecified: stop using it.
 #[derive(Clone, Debug)]
@@ -103,38 +110,51 @@ impl FrameDecoder {
     /// bytes are needed. Bytes of an incomplete payload are unmasked in place as they arrive
     /// and can be inspected with [`partial_payload`](Self::partial_payload).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
-        let Some((header, n)) = self.complete_frame(buf)? else {
+        let Some(done) = self.complete_frame(buf)? else {
             return Ok(None);
         };
+        let payload = match done.header.mask {
+            // The payload is copied out anyway: unmask the copy piece by piece while it is in
+            // L1, rather than unmasking in place and then copying (two passes).
+            Some(key) if !keeps_in_place(buf, done.len) => {
+                copy_unmasked(buf, done.len, done.unmasked, key, done.key_phase)
+            }
+            Some(key) => {
+                apply_mask(&mut buf[done.unmasked..done.len], key, done.key_phase);
+                split_payload(buf, done.len)
+            }
+            None => split_payload(buf, done.len),
+        };
         Ok(Some(Frame {
-            header,
-            payload: split_payload(buf, n),
+            header: done.header,
+            payload,
         }))
     }
 
-    /// Like [`decode`](Self::decode), but appends the completed frame's payload to `dst`
-    /// instead of returning it: reassembly copies each fragment once, with no allocation
-    /// per fragment.
+    /// Like [`decode`](Self::decode), but appends the completed frame's payload, unmasked, to
+    /// `dst` instead of returning it: reassembly copies each fragment once, with no
+    /// allocation per fragment.
     pub(crate) fn decode_into(
         &mut self,
         buf: &mut BytesMut,
         dst: &mut BytesMut,
     ) -> Result<Option<FrameHeader>, ProtocolError> {
-        let Some((header, n)) = self.complete_frame(buf)? else {
+        let Some(done) = self.complete_frame(buf)? else {
             return Ok(None);
         };
-        dst.extend_from_slice(&buf[..n]);
-        buf.advance(n);
-        Ok(Some(header))
+        dst.extend_from_slice(&buf[..done.unmasked]);
+        match done.header.mask {
+            Some(key) => extend_unmasked(dst, &buf[done.unmasked..done.len], key, done.key_phase),
+            None => dst.extend_from_slice(&buf[done.unmasked..done.len]),
+        }
+        buf.advance(done.len);
+        Ok(Some(done.header))
     }
 
-    /// Unmasks what has arrived of the frame in progress. When its payload is complete,
-    /// returns its header and payload length (the payload is at the front of `buf`) and
-    /// readies the decoder for the next frame.
-    fn complete_frame(
-        &mut self,
-        buf: &mut BytesMut,
-    ) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+    /// Unmasks in place what has arrived of an incomplete frame; once the frame's payload is
+    /// complete at the front of `buf`, readies the decoder for the next frame and says where
+    /// the payload is (its tail still masked).
+    fn complete_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Complete>, ProtocolError> {
         self.parse_header(buf)?;
         let State::Payload {
             header,
@@ -148,20 +168,22 @@ impl FrameDecoder {
         let available = buf
             .len()
             .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-        if let Some(key) = header.mask {
-            apply_mask(
-                &mut buf[*unmasked..available],
-                key,
-                phase(*consumed, *unmasked),
-            );
-        }
-        *unmasked = available;
+        let key_phase = phase(*consumed, *unmasked);
         if (available as u64) < *remaining {
+            if let Some(key) = header.mask {
+                apply_mask(&mut buf[*unmasked..available], key, key_phase);
+            }
+            *unmasked = available;
             return Ok(None);
         }
-        let header = *header;
+        let done = Complete {
+            header: *header,
+            len: available,
+            unmasked: *unmasked,
+            key_phase,
+        };
         self.state = State::Header;
-        Ok(Some((header, available)))
+        Ok(Some(done))
     }
 
     /// The header of the frame in progress and its payload bytes received (and unmasked) so
@@ -295,17 +317,58 @@ fn phase(consumed: u64, offset: usize) -> usize {
     ((consumed as usize) & 3).wrapping_add(offset) & 3
 }
 
-/// Takes `n` bytes from the front of `buf`: split off without copying when the payload is
-/// large and dominates the buffer, copied otherwise (so it does not pin the buffer).
-fn split_payload(buf: &mut BytesMut, n: usize) -> Bytes {
+/// Whether a payload of `n` bytes at the front of `buf` is split off without copying: when
+/// it is large and dominates the buffer. Otherwise it is copied, so it does not pin the buffer.
+fn keeps_in_place(buf: &BytesMut, n: usize) -> bool {
     // `capacity` covers the whole view of the buffer from its front, filled or not.
-    if n >= ZERO_COPY_MIN && n.saturating_mul(2) >= buf.capacity() {
+    n >= ZERO_COPY_MIN && n.saturating_mul(2) >= buf.capacity()
+}
+
+/// Takes `n` bytes from the front of `buf`, without copying if [`keeps_in_place`].
+fn split_payload(buf: &mut BytesMut, n: usize) -> Bytes {
+    if keeps_in_place(buf, n) {
         buf.split_to(n).freeze()
     } else {
         let out = Bytes::copy_from_slice(&buf[..n]);
         buf.advance(n);
         out
     }
+}
+
+/// Takes `n` bytes from the front of `buf` as a copy, of which the first `unmasked` are
+/// already unmasked; the rest is unmasked in the copy, starting at key phase `key_phase`.
+fn copy_unmasked(
+    buf: &mut BytesMut,
+    n: usize,
+    unmasked: usize,
+    key: [u8; 4],
+    key_phase: usize,
+) -> Bytes {
+    let mut out = BytesMut::with_capacity(n);
+    out.extend_from_slice(&buf[..unmasked]);
+    extend_unmasked(&mut out, &buf[unmasked..n], key, key_phase);
+    buf.advance(n);
+    out.freeze()
+}
+
+/// Appends masked `src` to `dst` unmasked, a piece at a time while each piece is in L1.
+fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], key_phase: usize) {
+    for (i, piece) in src.chunks(MASK_PIECE).enumerate() {
+        let start = dst.len();
+        dst.extend_from_slice(piece);
+        apply_mask(&mut dst[start..], key, key_phase + i * MASK_PIECE);
+    }
+}
+
+/// A frame whose payload is complete at the front of the buffer.
+struct Complete {
+    header: FrameHeader,
+    /// The payload length.
+    len: usize,
+    /// How many payload bytes at the front are unmasked already.
+    unmasked: usize,
+    /// The key phase of the first masked byte.
+    key_phase: usize,
 }
 
 /// A piece of a frame's payload, from [`FrameDecoder::decode_chunk`].
@@ -442,10 +505,16 @@ pub(crate) fn encode_frame(dst: &mut BytesMut, header: &FrameHeader, payload: &[
     let n = header.encode(&mut out);
     dst.reserve(n + payload.len());
     dst.extend_from_slice(&out[..n]);
-    let start = dst.len();
-    dst.put_slice(payload);
-    if let Some(key) = header.mask {
-        apply_mask(&mut dst[start..], key, 0);
+    let Some(key) = header.mask else {
+        dst.put_slice(payload);
+        return;
+    };
+    // Copy and mask piece by piece, so that each piece is masked while it is still in the L1
+    // cache rather than in a second pass over the whole payload.
+    for (i, piece) in payload.chunks(MASK_PIECE).enumerate() {
+        let start = dst.len();
+        dst.put_slice(piece);
+        apply_mask(&mut dst[start..], key, i * MASK_PIECE);
     }
 }
 

@@ -51,6 +51,7 @@ impl FrameHeader {
     /// minimal length encoding. This parser rejects any other encoding with
     /// [`ProtocolError::NonMinimalLength`] (close code 1002), so that a complete parse always
     /// re-encodes to exactly the bytes it consumed.
+    #[inline]
     pub fn parse(buf: &[u8], config: &DecoderConfig) -> Result<HeaderStatus, ProtocolError> {
         let Some(&b0) = buf.first() else {
             return Ok(HeaderStatus::Partial);
@@ -151,8 +152,9 @@ impl FrameHeader {
     /// Encodes the header with the minimal length form (FR-11) into `out` and returns the
     /// number of bytes written.
     ///
-    /// The payload length must be below 2^63; a larger value has its top bit cleared in
-    /// debug builds' eyes as a bug (a `debug_assert!`), since no valid frame can carry it.
+    /// The payload length must be below 2^63, since no valid frame can carry more: a larger
+    /// value is a bug in the caller, caught by a `debug_assert!`; release builds clear the top
+    /// bit.
     pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
         debug_assert!(self.payload_len < 1 << 63, "payload length out of range");
         debug_assert!(self.rsv <= 0b111, "RSV is three bits");

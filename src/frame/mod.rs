@@ -12,7 +12,7 @@ pub use codec::{
 pub use header::{FrameHeader, HeaderStatus, MAX_HEADER_LEN};
 pub use mask::apply_mask;
 #[doc(hidden)]
-pub use mask::apply_mask_naive;
+pub use mask::{apply_mask_fallback, apply_mask_naive};
 
 use crate::close::CloseCode;
 
