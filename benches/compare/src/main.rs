@@ -360,6 +360,10 @@ fn main() {
         echo::serve(&args[2], &args[3]);
         return;
     }
+    if args.get(1).map(String::as_str) == Some("profile") {
+        profile(&args[2], &args[3]);
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let only: Option<&String> = args.iter().skip(1).find(|a| !a.starts_with("--"));
     let reps = if quick { 5 } else { 15 };
@@ -423,4 +427,34 @@ fn main() {
         "- {reps} repetitions per row (echo: fewer), libraries rotated within each; medians. Total {:.0} s.",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Runs one library alone on one workload, for a profiler:
+/// `profile <library> decode16|decode125|text|decode64k|fragments|encode16|handshake`.
+fn profile(lib: &str, what: &str) {
+    let lib = *Lib::ALL.iter().find(|l| l.name() == lib).expect("a library name");
+    let rt = libs::runtime();
+    let decode = |payloads: Vec<Bytes>, repeat: usize, opcode: OpCode, frame: usize| {
+        let input = client_frames(&payloads, opcode, frame).repeat(repeat);
+        let mut check = Check::default();
+        libs::decode(lib, &rt, &input, payloads.len() * repeat, |p| check.quick(p));
+        assert_eq!(check, expected(&payloads, repeat, false));
+    };
+    match what {
+        "decode16" => decode(binary_payloads(16, 64), 3000, OpCode::Binary, usize::MAX),
+        "decode125" => decode(binary_payloads(125, 64), 2000, OpCode::Binary, usize::MAX),
+        "text" => decode(text_payloads(64), 500, OpCode::Text, usize::MAX),
+        "decode64k" => decode(binary_payloads(64 * 1024, 16), 32, OpCode::Binary, usize::MAX),
+        "fragments" => decode(binary_payloads(1 << 20, 4), 4, OpCode::Binary, 1024),
+        "encode16" => {
+            let payload = binary_payloads(16, 1).remove(0);
+            libs::encode(lib, &rt, &payload, 200_000, false);
+        }
+        "handshake" => {
+            for _ in 0..20_000 {
+                libs::handshake(lib, &rt, CHROMIUM, false);
+            }
+        }
+        other => panic!("no workload {other}"),
+    }
 }

@@ -10,12 +10,17 @@ use std::task::{Context, Poll};
 /// Every transport read hands out at most this much, as a socket read into a 64 KiB buffer.
 pub const READ_SIZE: usize = 64 * 1024;
 
+thread_local! {
+    /// Where writes are copied to, allocated once per thread.
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
+}
+
 /// A transport over fixed input: reads copy from `input` (at most [`READ_SIZE`] at a time),
 /// writes copy into a scratch buffer (as a socket write copies into the kernel) and are
 /// counted; `keep` records them for the verification run.
 pub struct MemStream<'a> {
     input: &'a [u8],
-    scratch: Box<[u8]>,
     pub written: u64,
     pub keep: Option<Vec<u8>>,
 }
@@ -24,7 +29,6 @@ impl<'a> MemStream<'a> {
     pub fn new(input: &'a [u8]) -> Self {
         Self {
             input,
-            scratch: vec![0; READ_SIZE].into_boxed_slice(),
             written: 0,
             keep: None,
         }
@@ -57,12 +61,14 @@ impl<'a> MemStream<'a> {
         if let Some(keep) = &mut self.keep {
             keep.extend_from_slice(data);
         }
-        while !data.is_empty() {
-            let m = data.len().min(self.scratch.len());
-            self.scratch[..m].copy_from_slice(&data[..m]);
-            data = &data[m..];
-        }
-        std::hint::black_box(&self.scratch);
+        SCRATCH.with_borrow_mut(|scratch| {
+            while !data.is_empty() {
+                let m = data.len().min(scratch.len());
+                scratch[..m].copy_from_slice(&data[..m]);
+                data = &data[m..];
+            }
+            std::hint::black_box(scratch);
+        });
         n
     }
 }
