@@ -39,6 +39,7 @@ mod origin;
 mod server;
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -294,9 +295,26 @@ pub struct Negotiated {
 /// The header fields of an HTTP head, in the order received. Names keep their original
 /// case and are compared ASCII case-insensitively; values are raw bytes with surrounding
 /// whitespace trimmed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// All names share one buffer and all values another, so a parsed head costs three
+/// allocations, not two per field.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    fields: Vec<(String, Vec<u8>)>,
+    /// Every field's name, back to back.
+    names: String,
+    /// Every field's value, back to back.
+    values: Vec<u8>,
+    /// Where each field's name ends in `names` and its value in `values`; each starts where
+    /// the field before it ended.
+    ends: Vec<(usize, usize)>,
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .finish()
+    }
 }
 
 impl Headers {
@@ -307,16 +325,20 @@ impl Headers {
 
     /// Appends a field (the value's surrounding spaces and tabs are trimmed).
     pub fn push(&mut self, name: impl Into<String>, value: impl AsRef<[u8]>) {
-        self.fields
-            .push((name.into(), trim_ows(value.as_ref()).to_vec()));
+        self.push_str(&name.into(), value.as_ref());
+    }
+
+    fn push_str(&mut self, name: &str, value: &[u8]) {
+        self.names.push_str(name);
+        self.values.extend_from_slice(trim_ows(value));
+        self.ends.push((self.names.len(), self.values.len()));
     }
 
     /// The value of the first field called `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.raw()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// The value of the first field called `name`, if it is UTF-8.
@@ -326,17 +348,15 @@ impl Headers {
 
     /// The values of every field called `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.raw()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// How many fields are called `name`.
     pub fn count(&self, name: &str) -> usize {
-        self.fields
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        self.raw()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .count()
     }
 
@@ -350,25 +370,45 @@ impl Headers {
 
     /// Every field as `(name, value)`, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.spans()
+            .map(|(name, value)| (&self.names[name], &self.values[value]))
+    }
+
+    /// Every field with its name as bytes: the lookups compare bytes, so they skip the
+    /// character-boundary checks of slicing a `str`.
+    fn raw(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.spans()
+            .map(|(name, value)| (&self.names.as_bytes()[name], &self.values[value]))
+    }
+
+    /// Where each field's name and value are in `names` and `values`.
+    fn spans(&self) -> impl Iterator<Item = (Range<usize>, Range<usize>)> + '_ {
+        let mut start = (0, 0);
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let spans = (start.0..name_end, start.1..value_end);
+            start = (name_end, value_end);
+            spans
+        })
     }
 
     /// The number of fields.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.ends.len()
     }
 
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.ends.is_empty()
     }
 
     pub(crate) fn from_httparse(headers: &[httparse::Header<'_>]) -> Self {
         let mut out = Self {
-            fields: Vec::with_capacity(headers.len()),
+            names: String::with_capacity(headers.iter().map(|h| h.name.len()).sum()),
+            values: Vec::with_capacity(headers.iter().map(|h| h.value.len()).sum()),
+            ends: Vec::with_capacity(headers.len()),
         };
         for h in headers {
-            out.push(h.name, h.value);
+            out.push_str(h.name, h.value);
         }
         out
     }

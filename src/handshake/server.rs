@@ -1,5 +1,7 @@
 //! The server side: parse and validate an upgrade request; write a 101 or a rejection.
 
+use std::mem::MaybeUninit;
+
 use bytes::{Buf as _, BytesMut};
 
 use super::origin::OriginPolicy;
@@ -203,9 +205,17 @@ impl RequestParser {
             return Ok((ServerStatus::Partial, 0));
         };
         self.parse_attempts += 1;
-        let mut headers = vec![httparse::EMPTY_HEADER; self.config.max_headers];
-        let mut req = httparse::Request::new(&mut headers);
-        let head_len = match req.parse(&buf[..end]) {
+        // Room for the default number of fields on the stack; a larger limit on the heap.
+        let mut on_stack = [const { MaybeUninit::uninit() }; DEFAULT_MAX_HEADERS];
+        let mut on_heap = Vec::new();
+        let slots = if self.config.max_headers <= DEFAULT_MAX_HEADERS {
+            &mut on_stack[..self.config.max_headers]
+        } else {
+            on_heap.resize_with(self.config.max_headers, MaybeUninit::uninit);
+            &mut on_heap[..]
+        };
+        let mut req = httparse::Request::new(&mut []);
+        let head_len = match req.parse_with_uninit_headers(&buf[..end], slots) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 return Err(HandshakeError::MalformedHttp {
