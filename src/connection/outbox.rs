@@ -43,8 +43,15 @@ impl Outbox {
         let header = encoder.header(fin, rsv, opcode, payload.len() as u64);
         self.len += header.encoded_len() + payload.len();
         if header.mask.is_none() && payload.len() >= ZERO_COPY_MIN {
-            self.push_header(&header);
-            let head = self.tail.split().freeze();
+            let head = if self.tail.is_empty() {
+                // Just the header: a small copy, rather than a tail buffer split in two.
+                let mut out = [0; crate::frame::MAX_HEADER_LEN];
+                let n = header.encode(&mut out);
+                Bytes::copy_from_slice(&out[..n])
+            } else {
+                self.push_header(&header);
+                self.tail.split().freeze()
+            };
             self.chunks.push_back(head);
             self.chunks.push_back(payload.clone());
         } else {

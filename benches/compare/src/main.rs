@@ -430,7 +430,7 @@ fn main() {
 }
 
 /// Runs one library alone on one workload, for a profiler:
-/// `profile <library> decode16|decode125|text|decode64k|fragments|encode16|handshake`.
+/// `profile <library> decode16|decode125|text|decode64k|fragments|encode16|encode64k|handshake`.
 fn profile(lib: &str, what: &str) {
     let lib = *Lib::ALL.iter().find(|l| l.name() == lib).expect("a library name");
     let rt = libs::runtime();
@@ -449,6 +449,10 @@ fn profile(lib: &str, what: &str) {
         "encode16" => {
             let payload = binary_payloads(16, 1).remove(0);
             libs::encode(lib, &rt, &payload, 200_000, false);
+        }
+        "encode64k" => {
+            let payload = binary_payloads(64 * 1024, 1).remove(0);
+            libs::encode(lib, &rt, &payload, 5_000, false);
         }
         "handshake" => {
             for _ in 0..20_000 {
