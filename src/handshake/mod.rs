@@ -415,10 +415,12 @@ impl Headers {
 
     /// The single value of `name`: `Ok(None)` when absent, an error when repeated.
     pub(crate) fn unique(&self, name: &'static str) -> Result<Option<&[u8]>, HandshakeError> {
-        if self.count(name) > 1 {
+        let mut values = self.get_all(name);
+        let first = values.next();
+        if values.next().is_some() {
             return Err(HandshakeError::DuplicateHeader(name));
         }
-        Ok(self.get(name))
+        Ok(first)
     }
 }
 
@@ -585,7 +587,7 @@ pub(crate) fn find_head_end(buf: &[u8], scanned: &mut usize, counter: &mut u64) 
     let hay = &buf[from..];
     let mut found = None;
     let mut i = 0;
-    while let Some(pos) = hay[i..].iter().position(|&b| b == b'\n') {
+    while let Some(pos) = find_newline(&hay[i..]) {
         let nl = i + pos;
         match hay.get(nl + 1) {
             Some(b'\n') => {
@@ -605,9 +607,38 @@ pub(crate) fn find_head_end(buf: &[u8], scanned: &mut usize, counter: &mut u64) 
     found
 }
 
+/// The first `\n` in `hay`. Whole 16-byte groups are tested at once (the compiler turns the
+/// OR of comparisons into one vector compare), since header lines are tens of bytes long.
+fn find_newline(hay: &[u8]) -> Option<usize> {
+    let mut groups = hay.chunks_exact(16);
+    let mut base = 0;
+    for group in &mut groups {
+        if group.iter().fold(false, |any, &b| any | (b == b'\n')) {
+            return group.iter().position(|&b| b == b'\n').map(|p| base + p);
+        }
+        base += 16;
+    }
+    groups
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| base + p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_newline_matches_position() {
+        let line = b"Host: example.com\r\nUpgrade: websocket\r\n\r\n";
+        for start in 0..line.len() {
+            for end in start..=line.len() {
+                let hay = &line[start..end];
+                assert_eq!(find_newline(hay), hay.iter().position(|&b| b == b'\n'));
+            }
+        }
+    }
 
     // HS-R-03
     #[test]

@@ -332,7 +332,7 @@ impl UpgradeRequest {
         Ok(Self {
             resource,
             host,
-            key: String::from_utf8_lossy(key).into_owned(),
+            key: ascii(SEC_WEBSOCKET_KEY, key)?,
             origin,
             subprotocols,
             extensions,
@@ -562,7 +562,10 @@ fn ascii(name: &'static str, value: &[u8]) -> Result<String, HandshakeError> {
     if !value.is_ascii() {
         return Err(invalid(name, "not ASCII"));
     }
-    Ok(String::from_utf8_lossy(value).into_owned())
+    // ASCII is UTF-8: std's check takes its ASCII fast path and cannot fail here.
+    Ok(std::str::from_utf8(value)
+        .map_err(|_| invalid(name, "not ASCII"))?
+        .to_owned())
 }
 
 /// HS-X-03: an upgrade request must not announce a body.
