@@ -7,7 +7,7 @@ use crate::close::CloseFrame;
 use crate::config::{Limits, ReceiveMode};
 use crate::connection::Event;
 use crate::extensions::Extension;
-use crate::frame::{FrameDecoder, FrameHeader, OpCode, ProtocolError};
+use crate::frame::{FrameDecoder, FrameHeader, Lent, OpCode, ProtocolError};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// One thing decoded from the input.
@@ -172,11 +172,24 @@ impl Receiver {
         let fragmented = !header.fin || !message.data.is_empty();
         let start = message.data.len();
         let decoded = if fragmented {
-            (self.decoder.decode_into(buf, &mut message.data)?).map(|_| None)
+            (self.decoder.decode_into(buf, &mut message.data)?).map(|_| Got::Appended)
+        } else if validate {
+            // A single-frame text message is validated once, as a whole; when it is copied
+            // out of the input anyway, it is copied into a shared `str`, which the
+            // application then reads without a second check.
+            let copy = |payload: &[u8]| {
+                simdutf8::basic::from_utf8(payload)
+                    .map(Utf8Bytes::copy_from_str)
+                    .map_err(|_| ProtocolError::InvalidUtf8)
+            };
+            (self.decoder.decode_lent(buf, copy)?).map(|lent| match lent {
+                Lent::Copied(text) => Got::Text(text),
+                Lent::Split(payload) => Got::Single(payload),
+            })
         } else {
-            (self.decoder.decode(buf)?).map(|frame| Some(frame.payload))
+            (self.decoder.decode(buf)?).map(|frame| Got::Single(frame.payload))
         };
-        let Some(single) = decoded else {
+        let Some(got) = decoded else {
             // Fail fast on the payload received so far (FR-25).
             if validate {
                 if let Some((_, partial)) = self.decoder.partial_payload(buf) {
@@ -187,6 +200,17 @@ impl Receiver {
                 }
             }
             return Ok(Step::NeedMore);
+        };
+        let single = match got {
+            Got::Text(text) => {
+                let text = text?;
+                self.utf8 = Utf8Validator::default();
+                self.end_frame();
+                self.message = None;
+                return Ok(Step::Deliver(Event::Text(text)));
+            }
+            Got::Single(payload) => Some(payload),
+            Got::Appended => None,
         };
         if validate {
             let payload = single.as_deref().unwrap_or(&message.data[start..]);
@@ -322,6 +346,16 @@ impl Receiver {
         config.allowed_rsv = bits;
         self.decoder.set_config(config);
     }
+}
+
+/// A data frame completed by [`Receiver::whole_frame`].
+enum Got {
+    /// Appended to the message being reassembled.
+    Appended,
+    /// The payload of a single-frame message.
+    Single(Bytes),
+    /// A single-frame text message, validated and copied.
+    Text(Result<Utf8Bytes, ProtocolError>),
 }
 
 enum Step {

@@ -1,25 +1,46 @@
 //! UTF-8 text as shared bytes, and an incremental, fail-fast validator (FR-23 to FR-27).
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 /// Shared, immutable bytes that are guaranteed to be valid UTF-8.
 ///
 /// Cloning is cheap (a reference count), and converting into [`Bytes`] never copies.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Utf8Bytes(Bytes);
+#[derive(Clone)]
+pub struct Utf8Bytes(Repr);
+
+/// Where the text lives. Only `Bytes` needs its check repeated to be read as a `str` in
+/// safe code; the received messages that were copied anyway are copied into an `Arc<str>`,
+/// which reads as a `str` for free.
+#[derive(Clone)]
+enum Repr {
+    Bytes(Bytes),
+    Shared(Arc<str>),
+    Static(&'static str),
+}
+
+/// An `Arc<str>` as the owner of a [`Bytes`], for [`Utf8Bytes::into_bytes`].
+struct SharedStr(Arc<str>);
+
+impl AsRef<[u8]> for SharedStr {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
 
 impl Utf8Bytes {
     /// An empty string.
     pub const fn new() -> Self {
-        Self(Bytes::new())
+        Self(Repr::Static(""))
     }
 
     /// A string from a static `str`, without copying.
     pub const fn from_static(s: &'static str) -> Self {
-        Self(Bytes::from_static(s.as_bytes()))
+        Self(Repr::Static(s))
     }
 
     /// Checks `bytes` and wraps them, or gives them back with the error.
@@ -28,34 +49,84 @@ impl Utf8Bytes {
             // The fast check only says no; std's says where.
             std::str::from_utf8(&bytes)?;
         }
-        Ok(Self(bytes))
+        Ok(Self(Repr::Bytes(bytes)))
     }
 
     /// Wraps bytes that the caller has already validated.
     pub(crate) fn from_bytes_unchecked(bytes: Bytes) -> Self {
         debug_assert!(std::str::from_utf8(&bytes).is_ok());
-        Self(bytes)
+        Self(Repr::Bytes(bytes))
+    }
+
+    /// A copy of `text` whose [`as_str`](Self::as_str) costs nothing.
+    pub(crate) fn copy_from_str(text: &str) -> Self {
+        Self(Repr::Shared(Arc::from(text)))
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        // The invariant of the type: the bytes were validated on construction. The
-        // check here is repeated in safe code (SIMD, a small fraction of a copy) and cannot
-        // fail.
-        match simdutf8::basic::from_utf8(&self.0) {
-            Ok(s) => s,
-            Err(_) => unreachable!("Utf8Bytes holds valid UTF-8 by construction"),
+        match &self.0 {
+            // The invariant of the type: the bytes were validated on construction. The
+            // check here is repeated in safe code (SIMD, a small fraction of a copy) and
+            // cannot fail.
+            Repr::Bytes(bytes) => match simdutf8::basic::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(_) => unreachable!("Utf8Bytes holds valid UTF-8 by construction"),
+            },
+            Repr::Shared(text) => text,
+            Repr::Static(text) => text,
         }
     }
 
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            Repr::Bytes(bytes) => bytes,
+            Repr::Shared(text) => text.as_bytes(),
+            Repr::Static(text) => text.as_bytes(),
+        }
     }
 
     /// The underlying shared bytes.
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        match self.0 {
+            Repr::Bytes(bytes) => bytes,
+            Repr::Shared(text) => Bytes::from_owner(SharedStr(text)),
+            Repr::Static(text) => Bytes::from_static(text.as_bytes()),
+        }
+    }
+}
+
+impl Default for Utf8Bytes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PartialEq for Utf8Bytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Utf8Bytes {}
+
+impl PartialOrd for Utf8Bytes {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Utf8Bytes {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl Hash for Utf8Bytes {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `Bytes` hashes: the slice.
+        self.as_bytes().hash(state);
     }
 }
 
@@ -74,7 +145,7 @@ impl AsRef<str> for Utf8Bytes {
 
 impl AsRef<[u8]> for Utf8Bytes {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.as_bytes()
     }
 }
 
@@ -92,20 +163,20 @@ impl fmt::Display for Utf8Bytes {
 
 impl From<String> for Utf8Bytes {
     fn from(s: String) -> Self {
-        Self(Bytes::from(s))
+        Self(Repr::Bytes(Bytes::from(s)))
     }
 }
 
 impl From<&str> for Utf8Bytes {
     /// Copies the text. Use [`Utf8Bytes::from_static`] to avoid the copy for a `&'static str`.
     fn from(s: &str) -> Self {
-        Self(Bytes::copy_from_slice(s.as_bytes()))
+        Self(Repr::Bytes(Bytes::copy_from_slice(s.as_bytes())))
     }
 }
 
 impl From<Utf8Bytes> for Bytes {
     fn from(s: Utf8Bytes) -> Self {
-        s.0
+        s.into_bytes()
     }
 }
 
@@ -210,6 +281,41 @@ mod tests {
             v.feed(p)?;
         }
         v.finish()
+    }
+
+    // The three representations are one value: equal, ordered and hashed by their bytes.
+    #[test]
+    fn representations_agree() {
+        use std::collections::hash_map::DefaultHasher;
+        let hash = |t: &Utf8Bytes| {
+            let mut h = DefaultHasher::new();
+            t.hash(&mut h);
+            h.finish()
+        };
+        let text = "κόσμε 𝄞";
+        let all = [
+            Utf8Bytes::from_static(text),
+            Utf8Bytes::copy_from_str(text),
+            Utf8Bytes::try_from_bytes(Bytes::from_static(text.as_bytes())).unwrap(),
+            Utf8Bytes::from(text.to_owned()),
+        ];
+        for a in &all {
+            assert_eq!(a.as_str(), text);
+            assert_eq!(a.clone().into_bytes(), text.as_bytes());
+            for b in &all {
+                assert_eq!(a, b);
+                assert_eq!(a.cmp(b), std::cmp::Ordering::Equal);
+                assert_eq!(hash(a), hash(b));
+                assert_eq!(hash(a), {
+                    let mut h = DefaultHasher::new();
+                    Bytes::from_static(text.as_bytes()).hash(&mut h);
+                    h.finish()
+                });
+            }
+        }
+        assert!(Utf8Bytes::copy_from_str("a") < Utf8Bytes::from_static("b"));
+        assert_eq!(Utf8Bytes::new(), Utf8Bytes::default());
+        assert!(Utf8Bytes::new().is_empty());
     }
 
     // FR-24: a code point split across pieces, one byte at a time.

@@ -154,6 +154,33 @@ impl FrameDecoder {
         Ok(Some(done.header))
     }
 
+    /// Completes the frame in progress like [`decode`](Self::decode), but a payload that
+    /// `decode` would copy out is unmasked in place and lent to `copy`, which makes a copy of
+    /// its own; a payload that is split off whole comes back as `Bytes`.
+    pub(crate) fn decode_lent<T>(
+        &mut self,
+        buf: &mut BytesMut,
+        copy: impl FnOnce(&[u8]) -> T,
+    ) -> Result<Option<Lent<T>>, ProtocolError> {
+        let Some(done) = self.complete_frame(buf)? else {
+            return Ok(None);
+        };
+        if let Some(key) = done.header.mask {
+            let masked = &mut buf[done.unmasked..done.len];
+            if masked.len() < SHORT_PAYLOAD {
+                apply_mask_fallback(masked, key, done.key_phase);
+            } else {
+                apply_mask(masked, key, done.key_phase);
+            }
+        }
+        if keeps_in_place(buf, done.len) {
+            return Ok(Some(Lent::Split(split_payload(buf, done.len))));
+        }
+        let copied = copy(&buf[..done.len]);
+        buf.advance(done.len);
+        Ok(Some(Lent::Copied(copied)))
+    }
+
     /// Unmasks in place what has arrived of an incomplete frame; once the frame's payload is
     /// complete at the front of `buf`, readies the decoder for the next frame and says where
     /// the payload is (its tail still masked).
@@ -369,6 +396,14 @@ fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], key_phase: usiz
         dst.extend_from_slice(piece);
         apply_mask(&mut dst[start..], key, key_phase + i * MASK_PIECE);
     }
+}
+
+/// A completed payload from [`FrameDecoder::decode_lent`].
+pub(crate) enum Lent<T> {
+    /// The borrower's copy.
+    Copied(T),
+    /// Split off the input without a copy.
+    Split(Bytes),
 }
 
 /// A frame whose payload is complete at the front of the buffer.

@@ -4,11 +4,11 @@ mod codec;
 mod header;
 pub(crate) mod mask;
 
-pub(crate) use codec::encode_frame;
 pub use codec::{
     DEFAULT_MAX_FRAME_SIZE, DecoderConfig, Frame, FrameChunk, FrameDecoder, FrameEncoder,
     MaskKeySource, OsMaskKeys,
 };
+pub(crate) use codec::{Lent, encode_frame};
 pub use header::{FrameHeader, HeaderStatus, MAX_HEADER_LEN};
 pub use mask::apply_mask;
 #[doc(hidden)]
