@@ -54,7 +54,7 @@ struct Conn {
 }
 
 /// Drives the load against `addr` for [`RUN_TIME`]; returns verified echoes per second.
-fn load(addr: SocketAddr) -> f64 {
+pub(crate) fn load(addr: SocketAddr) -> f64 {
     let frames = frames();
     let mut poll = Poll::new().unwrap();
     let mut conns = Vec::new();

@@ -360,6 +360,12 @@ fn main() {
         echo::serve(&args[2], &args[3]);
         return;
     }
+    if args.get(1).map(String::as_str) == Some("load") {
+        // The echo row's load client alone, against a server started by hand.
+        let rate = echo::load(args[2].parse().expect("an address"));
+        println!("{rate:.0} echoes/s");
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("profile") {
         profile(&args[2], &args[3]);
         return;
