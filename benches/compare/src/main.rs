@@ -29,6 +29,8 @@ enum Unit {
     NsPerOp(f64),
     /// GiB/s; `bytes` per run.
     GiBps(f64),
+    /// Messages per second; the medians are seconds per message.
+    MsgsPerSec,
 }
 
 struct Row {
@@ -48,6 +50,7 @@ impl Row {
         Some(match self.unit {
             Unit::NsPerOp(ops) => ops / secs,
             Unit::GiBps(bytes) => bytes / secs,
+            Unit::MsgsPerSec => 1.0 / secs,
         })
     }
 
@@ -58,6 +61,7 @@ impl Row {
         match self.unit {
             Unit::NsPerOp(ops) => format!("{:.0} ns", secs * 1e9 / ops),
             Unit::GiBps(bytes) => format!("{:.2} GiB/s", bytes / secs / (1u64 << 30) as f64),
+            Unit::MsgsPerSec => format!("{:.2} M msg/s", 1e-6 / secs),
         }
     }
 
