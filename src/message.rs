@@ -335,6 +335,11 @@ impl Receiver {
         }
     }
 
+    /// Payload bytes of the frame in progress still expected, or 0 between frames.
+    pub(crate) fn payload_remaining(&self) -> u64 {
+        self.decoder.payload_remaining()
+    }
+
     /// Heap bytes held for a message in progress.
     pub(crate) fn heap_capacity(&self) -> usize {
         self.message.as_ref().map_or(0, |m| m.data.capacity())

@@ -382,3 +382,33 @@ fn streaming_receive_delivers_partial_frames_and_fails_fast() {
         );
     }
 }
+
+// read_hint: the bytes that complete the frame in progress, whatever the split; 0 between
+// frames, in both receive modes.
+#[test]
+fn read_hint_counts_the_rest_of_the_frame() {
+    for role in ROLES {
+        for mode in [ReceiveMode::Whole, ReceiveMode::Streaming] {
+            let mut config = Config::default();
+            config.receive_mode = mode;
+            let mut c = conn(role, config);
+            let frame = frame_to(role, true, OpCode::Binary, &[7; 1000]);
+            let header = frame.len() - 1000;
+            let mut input = bytes::BytesMut::new();
+            assert_eq!(c.read_hint(&input), 0, "{role:?} {mode:?} before any input");
+            input.extend_from_slice(&frame[..header + 100]);
+            c.handle_input(t0(), &mut input).unwrap();
+            assert_eq!(
+                c.read_hint(&input),
+                900,
+                "{role:?} {mode:?} after 100 bytes"
+            );
+            input.extend_from_slice(&frame[header + 100..header + 999]);
+            c.handle_input(t0(), &mut input).unwrap();
+            assert_eq!(c.read_hint(&input), 1, "{role:?} {mode:?} one byte short");
+            input.extend_from_slice(&frame[header + 999..]);
+            c.handle_input(t0(), &mut input).unwrap();
+            assert_eq!(c.read_hint(&input), 0, "{role:?} {mode:?} complete");
+        }
+    }
+}

@@ -284,6 +284,18 @@ impl Connection {
         }
     }
 
+    /// How many more bytes complete the frame in progress, given the `input` that the last
+    /// [`handle_input`](Self::handle_input) left unconsumed; 0 between frames.
+    ///
+    /// An embedder may bound its next read by this when it is non-zero: a large payload then
+    /// ends exactly at the end of the buffer and goes to the application without a copy, and
+    /// the buffer is free for reuse once the application drops it.
+    pub fn read_hint(&self, input: &[u8]) -> u64 {
+        self.receiver
+            .payload_remaining()
+            .saturating_sub(input.len() as u64)
+    }
+
     /// The transport reached end of stream (the peer closed it, or it broke).
     pub fn handle_eof(&mut self) {
         match self.state {

@@ -58,7 +58,13 @@ pub fn decode<F: FnMut(&[u8])>(
             let mut buf = BytesMut::new();
             let mut got = 0;
             while got < messages {
-                let read = stream.next_read();
+                // Bounded by the frame in progress, with room made for it (up to 1 MiB), as
+                // the peers do internally: a large payload then arrives in place and leaves
+                // without a copy.
+                let hint = usize::try_from(conn.read_hint(&buf)).unwrap_or(usize::MAX);
+                let want = if hint == 0 { crate::mem::READ_SIZE } else { hint };
+                buf.reserve(want.min(1 << 20));
+                let read = stream.next_read_max(want);
                 assert!(!read.is_empty(), "input ended after {got} messages");
                 buf.extend_from_slice(read);
                 conn.handle_input(now, &mut buf).unwrap();

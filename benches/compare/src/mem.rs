@@ -49,7 +49,12 @@ impl<'a> MemStream<'a> {
 
     /// The next read, borrowed (for our driver, which appends it to its `BytesMut`).
     pub fn next_read(&mut self) -> &'a [u8] {
-        let n = READ_SIZE.min(self.input.len());
+        self.next_read_max(READ_SIZE)
+    }
+
+    /// The next read, of at most `max` bytes.
+    pub fn next_read_max(&mut self, max: usize) -> &'a [u8] {
+        let n = READ_SIZE.min(max).min(self.input.len());
         let (head, rest) = self.input.split_at(n);
         self.input = rest;
         head
