@@ -83,7 +83,11 @@ impl Outbox {
     }
 
     fn reserve(&mut self, additional: usize) {
-        if self.tail.capacity() - self.tail.len() < additional {
+        if self.tail.capacity() == 0 {
+            // The common case after every flush: a fresh buffer, without the general
+            // (copying, reclaiming) path of `BytesMut::reserve`.
+            self.tail = BytesMut::with_capacity(additional.max(INITIAL_TAIL));
+        } else if self.tail.capacity() - self.tail.len() < additional {
             let want = (self.tail.len() + additional).max(INITIAL_TAIL);
             self.tail.reserve(want - self.tail.len());
         }
