@@ -44,6 +44,16 @@ impl Utf8Bytes {
         }
     }
 
+    /// The length in bytes (without re-checking the text, unlike going through `Deref`).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
