@@ -78,6 +78,16 @@ impl Utf8Bytes {
         }
     }
 
+    /// The length in bytes (without re-checking the text, unlike going through `Deref`).
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {

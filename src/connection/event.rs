@@ -46,8 +46,9 @@ pub enum Event {
     /// came before it go out first; call [`close`](super::Connection::close) before taking it
     /// to reply with another code. Drain the output again afterwards.
     CloseReceived(Option<CloseFrame>),
-    /// The connection is over. Emitted exactly once, always last.
-    Closed(CloseOutcome),
+    /// The connection is over. Emitted exactly once, always last. (Boxed: it is rare and
+    /// large, and keeps every other event small.)
+    Closed(Box<CloseOutcome>),
 }
 
 /// How the connection ended: the terminal [`Event::Closed`].

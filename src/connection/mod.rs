@@ -523,12 +523,12 @@ impl Connection {
             self.transport = TransportClose::Owed;
         }
         let closing = self.closing.take().map(|c| *c).unwrap_or_default();
-        self.events.push_back(Event::Closed(CloseOutcome {
+        self.events.push_back(Event::Closed(Box::new(CloseOutcome {
             kind,
             received: closing.received,
             sent: closing.sent,
             clean,
-        }));
+        })));
     }
 
     /// Moves owed pongs into the output, in the order their pings arrived.

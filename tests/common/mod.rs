@@ -344,7 +344,7 @@ pub fn closed_outcome(events: &[Event]) -> &rfc6455::CloseOutcome {
     let closed: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Closed(o) => Some(o),
+            Event::Closed(o) => Some(&**o),
             _ => None,
         })
         .collect();
