@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under fuzz/seeds/<target>/: the RFC 6455 section 5.7 examples,
+the violation-table inputs of tests/connection_violations.rs (both roles), and the
+handshake fixtures. Run from anywhere; the output is deterministic and committed."""
+
+import hashlib
+import os
+import struct
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEEDS = os.path.join(ROOT, "seeds")
+KEY = bytes([0x37, 0xFA, 0x21, 0x3D])
+
+
+def mask(payload, key=KEY):
+    return bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def frame(receiver, fin, op, payload, rsv=0):
+    """A frame as the peer of `receiver` ('server' or 'client') sends it."""
+    masked = receiver == "server"
+    out = bytearray([(0x80 if fin else 0) | (rsv << 4) | op])
+    n = len(payload)
+    m = 0x80 if masked else 0
+    if n < 126:
+        out.append(m | n)
+    elif n < 65536:
+        out.append(m | 126)
+        out += struct.pack(">H", n)
+    else:
+        out.append(m | 127)
+        out += struct.pack(">Q", n)
+    if masked:
+        out += KEY
+        out += mask(payload)
+    else:
+        out += payload
+    return bytes(out)
+
+
+def rfc_examples():
+    """Section 5.7, as the receiver of each example sees it."""
+    return {
+        "client": [
+            bytes.fromhex("810548656c6c6f"),
+            bytes.fromhex("010348656c") + bytes.fromhex("80026c6f"),
+            bytes.fromhex("890548656c6c6f"),
+            bytes.fromhex("827e0100") + bytes(range(256)),
+            bytes.fromhex("827f0000000000010000") + bytes(65536),
+        ],
+        "server": [
+            bytes.fromhex("818537fa213d7f9f4d5158"),
+            bytes.fromhex("8a8537fa213d7f9f4d5158"),
+            frame("server", False, 1, b"Hel") + frame("server", True, 0, b"lo"),
+            frame("server", True, 2, bytes(range(256))),
+            frame("server", True, 9, b"ping") + frame("server", True, 8, b"\x03\xe8bye"),
+        ],
+    }
+
+
+def violations(role):
+    """The rows of tests/connection_violations.rs for a receiver of `role`."""
+    f = lambda fin, op, p, rsv=0: frame(role, fin, op, p, rsv)
+    m = 0x80 if role == "server" else 0
+    rows = [
+        f(True, 1, b"a", 0b100),
+        f(True, 9, b"", 0b001),
+        f(True, 3, b""),
+        f(True, 0xB, b""),
+        f(True, 9, bytes(126)),
+        f(False, 9, b""),
+        f(True, 0, b"a"),
+        f(False, 1, b"a") + f(True, 1, b"b"),
+        f(True, 1, bytes.fromhex("cebae1bdb9cf83cebcceb5eda080656469746564")),
+        f(True, 1, bytes.fromhex("e282")),
+        f(True, 1, bytes.fromhex("c0af")),
+        f(True, 1, bytes.fromhex("f4908080")),
+        f(True, 8, b"\x03"),
+        f(True, 8, b"\x03\xe8" + b"a" * 124),
+        f(True, 8, bytes.fromhex("03e8fffe")),
+        bytes([0x82, m | 126, 0x00, 0x05]),
+        bytes([0x82, m | 127, 0x80, 0, 0, 0, 0, 0, 0, 0]),
+        bytes([0x82, m | 127, 0, 0, 1, 0, 0, 0, 0, 0]),
+        f(True, 1, b"Hello") + f(True, 9, b"p") + f(True, 1, b"bad", 0b010),
+    ]
+    for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]:
+        rows.append(f(True, 8, struct.pack(">H", code)))
+    if role == "server":
+        rows.append(bytes.fromhex("810548656c6c6f"))  # FR-07: unmasked from a client
+    else:
+        rows.append(bytes.fromhex("818537fa213d7f9f4d5158"))  # FR-08: masked from a server
+    return rows
+
+
+def handshake_fixtures():
+    """Request and response fixtures: files under tests/fixtures/handshake if present."""
+    out = {"request": [], "response": []}
+    base = os.path.join(os.path.dirname(ROOT), "tests", "fixtures", "handshake")
+    if os.path.isdir(base):
+        for name in sorted(os.listdir(base)):
+            kind = "response" if "response" in name else "request"
+            with open(os.path.join(base, name), "rb") as fh:
+                out[kind].append(fh.read())
+    return out
+
+
+def write(target, blobs):
+    d = os.path.join(SEEDS, target)
+    os.makedirs(d, exist_ok=True)
+    for old in os.listdir(d):
+        os.remove(os.path.join(d, old))
+    for blob in blobs:
+        name = hashlib.sha1(blob).hexdigest()[:16]
+        with open(os.path.join(d, name), "wb") as fh:
+            fh.write(blob)
+
+
+def connection_input(stream):
+    """8 setup bytes (the default configuration), the stream as input operations of at
+    most 255 bytes, then a full drain."""
+    out = bytearray(8)
+    for i in range(0, len(stream), 255):
+        piece = stream[i : i + 255]
+        out += bytes([0, len(piece)]) + piece
+    return bytes(out + b"\x0e")
+
+
+def main():
+    ex = rfc_examples()
+    small = lambda s: len(s) < 4096
+    streams = {r: [s for s in ex[r] if small(s)] + violations(r) for r in ("server", "client")}
+    cfg = {"server": 0x00, "client": 0x80}
+
+    write("frame_header", [bytes([cfg[r]]) + s[:14] for r in streams for s in streams[r]])
+    write(
+        "decoder",
+        [bytes([cfg[r], 0]) + s for r in ex for s in ex[r]]
+        + [bytes([cfg[r], 1, 0]) + s for r in streams for s in streams[r]],
+    )
+    write("connection_server", [connection_input(s) for s in streams["server"]])
+    write("connection_client", [connection_input(s) for s in streams["client"]])
+    write("differential", streams["server"])
+    # roundtrip: setup, chunk sizes, then (tag, length, payload, split) per message.
+    write(
+        "roundtrip",
+        [
+            bytes([0, 0]) + bytes([0, 5]) + b"Hello" + bytes([0]),
+            bytes([1, 1, 3]) + bytes([2, 6]) + "h\u00e9llo".encode() + bytes([2]),
+            bytes([8, 0]) + bytes([1, 3, 1, 2, 3, 1]) + bytes([3, 4]) + b"\xff\x00\x01\x02" + bytes([2]),
+        ],
+    )
+    hs = handshake_fixtures()
+    if hs["request"]:
+        write("handshake_request", hs["request"])
+    if hs["response"]:
+        write("handshake_response", hs["response"])
+
+
+if __name__ == "__main__":
+    main()
