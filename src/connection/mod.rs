@@ -281,7 +281,7 @@ impl Connection {
     pub fn handle_eof(&mut self) {
         match self.state {
             State::Open | State::CloseSent { .. } => self.finish(CloseKind::TransportClosed, false),
-            State::AwaitingTransportClose { .. } => self.finish(CloseKind::Normal, true),
+            State::AwaitingTransportClose { .. } => self.finish(self.normal_kind(), true),
             State::Closed => {}
         }
     }
