@@ -93,15 +93,33 @@ def violations(role):
 
 
 def handshake_fixtures():
-    """Request and response fixtures: files under tests/fixtures/handshake if present."""
-    out = {"request": [], "response": []}
-    base = os.path.join(os.path.dirname(ROOT), "tests", "fixtures", "handshake")
-    if os.path.isdir(base):
-        for name in sorted(os.listdir(base)):
-            kind = "response" if "response" in name else "request"
-            with open(os.path.join(base, name), "rb") as fh:
-                out[kind].append(fh.read())
-    return out
+    """Request heads: every fixture under tests/fixtures/. Response heads: the RFC 6455
+    section 1.3 exchange and its variants, as the handshake tests use them."""
+    base = os.path.join(os.path.dirname(ROOT), "tests", "fixtures")
+    requests = []
+    for name in sorted(os.listdir(base)):
+        with open(os.path.join(base, name), "rb") as fh:
+            requests.append(fh.read())
+    requests.append(
+        b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    ok = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+    )
+    responses = [
+        ok + b"\r\n",
+        ok + b"Sec-WebSocket-Protocol: chat\r\n\r\n",
+        ok + b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+        ok + b"\r\n\x81\x05Hello",
+        ok.replace(b"s3pP", b"xxxx") + b"\r\n",
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad",
+        b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ]
+    return {"request": requests, "response": responses}
 
 
 def write(target, blobs):
@@ -150,10 +168,12 @@ def main():
         ],
     )
     hs = handshake_fixtures()
-    if hs["request"]:
-        write("handshake_request", hs["request"])
-    if hs["response"]:
-        write("handshake_response", hs["response"])
+    # Byte 0: the number of chunk sizes that follow (none: whole; one 0: byte by byte).
+    for kind in ("request", "response"):
+        write(
+            "handshake_" + kind,
+            [b"\x00" + h for h in hs[kind]] + [b"\x01\x00" + h for h in hs[kind]],
+        )
 
 
 if __name__ == "__main__":

@@ -745,3 +745,176 @@ pub fn check_differential(data: &[u8]) {
         _ => {}
     }
 }
+
+// ----- handshakes -----
+
+/// Byte 0 is the number `n` of chunk sizes, the next `n` bytes the sizes, the rest the head.
+fn sizes_and_rest(data: &[u8]) -> (&[u8], &[u8]) {
+    let Some((&n, rest)) = data.split_first() else {
+        return (&[], &[]);
+    };
+    rest.split_at(usize::from(n).min(rest.len()))
+}
+
+/// Feeds `head` in pieces (all of it at once when `sizes` is empty) to `feed` until it
+/// returns something other than `partial`; gives that and what is left in the buffer.
+fn feed_head<T: PartialEq>(
+    head: &[u8],
+    sizes: &[u8],
+    partial: &T,
+    mut feed: impl FnMut(&mut BytesMut) -> T,
+) -> (T, Vec<u8>) {
+    let mut buf = BytesMut::new();
+    let mut rest = head;
+    let mut i = 0;
+    loop {
+        let n = sizes
+            .get(i % sizes.len().max(1))
+            .map_or(rest.len(), |&s| usize::from(s) + 1)
+            .min(rest.len());
+        i += 1;
+        buf.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        let got = feed(&mut buf);
+        if got != *partial || rest.is_empty() {
+            // Whatever was not fed yet follows what the parser left.
+            buf.extend_from_slice(rest);
+            return (got, buf.to_vec());
+        }
+    }
+}
+
+/// The `Sec-WebSocket-Accept` value for a key, computed here from RFC 6455 section 4.2.2.
+fn expected_accept(key: &str) -> String {
+    use base64::Engine;
+    use sha1::Digest;
+    let mut sha1 = sha1::Sha1::new();
+    sha1.update(key.trim_matches([' ', '\t']).as_bytes());
+    sha1.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(sha1.finalize())
+}
+
+/// `handshake_request`: chunk sizes, then a request head. Whole and chunked parses agree;
+/// an upgrade can be accepted, with the right Accept, and our client accepts that answer;
+/// a failure's error response is an HTTP response with the error's status.
+pub fn check_handshake_request(data: &[u8]) {
+    use rfc6455::handshake::{AcceptOptions, RequestParser, ServerConfig, ServerStatus};
+    let (sizes, head) = sizes_and_rest(data);
+    let run = |sizes: &[u8]| {
+        let mut parser = RequestParser::new(ServerConfig::default());
+        feed_head(head, sizes, &Ok(ServerStatus::Partial), |buf| {
+            parser.feed(buf)
+        })
+    };
+    let whole = run(&[]);
+    assert_eq!(whole, run(sizes), "chunking {sizes:?} changed the result");
+    match whole.0 {
+        Ok(ServerStatus::Upgrade(request)) => {
+            let (response, _) = request
+                .accept(&AcceptOptions::new())
+                .expect("a valid upgrade request can be accepted");
+            let accept = expected_accept(request.key());
+            assert_eq!(accept.len(), 28);
+            assert!(response.starts_with(b"HTTP/1.1 101 "));
+            let line = format!("\r\nSec-WebSocket-Accept: {accept}\r\n");
+            assert!(
+                response.windows(line.len()).any(|w| w == line.as_bytes()),
+                "no {line:?} in the 101 for key {:?}",
+                request.key()
+            );
+            check_client_reads(&response, request.key());
+        }
+        Err(e) => {
+            if let Some(response) = e.response() {
+                let status = read_response(&response, None);
+                assert_eq!(Some(status), e.status(), "error response of {e:?}");
+            }
+        }
+        Ok(_) => {}
+    }
+}
+
+/// Our client, had it sent `key`, accepts the 101 `response`.
+fn check_client_reads(response: &[u8], key: &str) {
+    use base64::Engine;
+    let mut nonce = [0u8; 16];
+    let decoded = base64::engine::general_purpose::STANDARD.decode_slice(key.trim(), &mut nonce);
+    if decoded != Ok(16) {
+        return; // A key our client would not have written (non-canonical base64).
+    }
+    let status = read_response(response, Some(nonce));
+    assert_eq!(status, 101, "our client does not accept our server's 101");
+}
+
+/// Parses a response with our client (the sample nonce unless one is given): the status.
+fn read_response(response: &[u8], nonce: Option<[u8; 16]>) -> u16 {
+    use rfc6455::handshake::{ClientConfig, ClientHandshake, ClientStatus};
+    let nonce = nonce.unwrap_or(*b"the sample nonce");
+    let mut client =
+        ClientHandshake::with_nonce("ws://example.com/", ClientConfig::default(), nonce)
+            .expect("a valid client");
+    let mut buf = BytesMut::from(response);
+    match client.feed(&mut buf) {
+        Ok(ClientStatus::Accepted(_)) => 101,
+        Ok(ClientStatus::Rejected(r)) => r.status(),
+        other => panic!("our client cannot read our server's response: {other:?}"),
+    }
+}
+
+/// `handshake_response`: chunk sizes, then a response head, read by a client that offered
+/// subprotocol `chat` and `permessage-deflate` with the RFC's sample key. Whole and chunked
+/// reads agree; an accepted response carries the exact Accept and only what was offered.
+pub fn check_handshake_response(data: &[u8]) {
+    use rfc6455::handshake::{ClientConfig, ClientHandshake, ClientStatus, Extension};
+    let (sizes, head) = sizes_and_rest(data);
+    let run = |sizes: &[u8]| {
+        let config = ClientConfig::default()
+            .with_subprotocol("chat")
+            .with_extension(Extension::new("permessage-deflate").expect("a valid name"));
+        let mut client = ClientHandshake::with_nonce(
+            "ws://server.example.com/chat",
+            config,
+            *b"the sample nonce",
+        )
+        .expect("a valid client");
+        let (got, rest) = feed_head(head, sizes, &Ok(ClientStatus::Partial), |buf| {
+            client.feed(buf)
+        });
+        // The body of a non-101 is what had arrived after the head: join it with the rest.
+        if let Ok(ClientStatus::Rejected(r)) = &got {
+            let body = [&r.body()[..], &rest].concat();
+            let r = (r.status(), r.reason().to_owned(), r.headers().clone(), body);
+            return (Err(r), Vec::new());
+        }
+        (Ok(got), rest)
+    };
+    let whole = run(&[]);
+    assert_eq!(whole, run(sizes), "chunking {sizes:?} changed the result");
+    let (Ok(result), _) = whole else {
+        let (Err((status, ..)), _) = whole else {
+            unreachable!()
+        };
+        assert_ne!(status, 101, "a 101 returned as a rejection");
+        return;
+    };
+    match result {
+        Ok(ClientStatus::Accepted(negotiated)) => {
+            let accept = expected_accept("dGhlIHNhbXBsZSBub25jZQ==");
+            assert!(
+                head.windows(accept.len()).any(|w| w == accept.as_bytes()),
+                "accepted without the Accept value {accept}"
+            );
+            assert!(matches!(
+                negotiated.subprotocol.as_deref(),
+                None | Some("chat")
+            ));
+            assert!(
+                negotiated
+                    .extensions
+                    .iter()
+                    .all(|e| e.name() == "permessage-deflate")
+            );
+        }
+        _ => {}
+    }
+}
