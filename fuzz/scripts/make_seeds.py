@@ -143,6 +143,18 @@ def connection_input(stream):
     return bytes(out + b"\x0e")
 
 
+def keepalive_regression():
+    """tests/fuzz_regressions.rs, connection_server_keepalive_does_not_grow_stalled_output:
+    64-byte high-water mark, keepalive every 100 ms, 3 s pong timeout; four rounds of 16
+    pings, a timeout and the expected Pong, the output never drained."""
+    out = bytearray([0, 0, 3, 16, 0, 8, 4, 0])
+    for rnd in range(1, 5):
+        for _ in range(16):
+            out += bytes([1, 0x89, 0, 125]) + b"p" * 125
+        out += bytes([3, 2]) + bytes([1, 0x8A, 0, 4]) + struct.pack(">I", rnd)
+    return bytes(out)
+
+
 def main():
     ex = rfc_examples()
     small = lambda s: len(s) < 4096
@@ -155,7 +167,10 @@ def main():
         [bytes([cfg[r], 0]) + s for r in ex for s in ex[r]]
         + [bytes([cfg[r], 1, 0]) + s for r in streams for s in streams[r]],
     )
-    write("connection_server", [connection_input(s) for s in streams["server"]])
+    write(
+        "connection_server",
+        [connection_input(s) for s in streams["server"]] + [keepalive_regression()],
+    )
     write("connection_client", [connection_input(s) for s in streams["client"]])
     write("differential", streams["server"])
     # roundtrip: setup, chunk sizes, then (tag, length, payload, split) per message.

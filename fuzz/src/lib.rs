@@ -912,3 +912,70 @@ pub fn check_handshake_response(data: &[u8]) {
         Ok(_) => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The harness passes correct behaviour: a send refused at the high-water mark.
+    #[test]
+    fn backpressure_input_passes() {
+        let mut input = vec![0, 0, 1, 0, 0, 0, 0, 0];
+        input.extend_from_slice(&[5, 1, b'a', 5, 1, b'b', 13, 2, 0]);
+        run_connection(Role::Client, &input);
+        run_connection(Role::Server, &input);
+    }
+
+    // The reference and the crate agree on the RFC 5.7 examples, and tungstenite is lax
+    // where the crate is strict: a non-minimal length (FR-12).
+    #[test]
+    fn differential_verdicts() {
+        check_differential(&[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
+        let mut non_minimal = vec![0x82, 0xfe, 0x00, 0x01, 0, 0, 0, 0, 0x2a];
+        let reading = reference::server_reads(&non_minimal);
+        assert_eq!(reading.fails_with, Some(vec![1002]));
+        assert_eq!(ours(&non_minimal).1, Some(1002));
+        assert_eq!(
+            theirs(&non_minimal),
+            (vec![reference::Message::Binary(vec![0x2a])], None)
+        );
+        check_differential(&non_minimal);
+        non_minimal[1] = 0x81; // minimal: everyone accepts
+        check_differential(
+            &non_minimal[..2]
+                .iter()
+                .chain(&non_minimal[4..])
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod keepalive {
+    use super::*;
+
+    /// Peer pings and keepalive rounds while the transport never drains: the input that
+    /// showed the output growing past the high-water mark every keepalive round (see
+    /// `tests/fuzz_regressions.rs`); the same bytes are a `connection_server` seed.
+    pub(crate) fn keepalive_rounds(rounds: u32) -> Vec<u8> {
+        let mut input = vec![0, 0, 3, 16, 0, 8, 4, 0];
+        for round in 1..=rounds {
+            for _ in 0..16 {
+                input.extend_from_slice(&[1, 0x89, 0, 125]);
+                input.extend_from_slice(&[b'p'; 125]);
+            }
+            input.extend_from_slice(&[3, 2]);
+            input.extend_from_slice(&[1, 0x8a, 0, 4]);
+            input.extend_from_slice(&round.to_be_bytes());
+        }
+        input
+    }
+
+    #[test]
+    fn stalled_output_stays_bounded() {
+        run_connection(Role::Server, &keepalive_rounds(4));
+    }
+}
