@@ -979,3 +979,37 @@ mod keepalive {
         run_connection(Role::Server, &keepalive_rounds(4));
     }
 }
+
+#[cfg(test)]
+mod corpus_report {
+    use super::*;
+
+    /// Tallies verdicts over a corpus directory (`DIFF_CORPUS=dir cargo test -- --ignored
+    /// --nocapture`): how often we and tungstenite agree, and where each rejects alone.
+    #[test]
+    #[ignore = "reads a local corpus"]
+    fn differential_tally() {
+        let dir = std::env::var("DIFF_CORPUS").expect("DIFF_CORPUS");
+        let mut tally = std::collections::BTreeMap::<String, usize>::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let data = std::fs::read(entry.unwrap().path()).unwrap();
+            check_differential(&data);
+            let end = reference::server_reads(&data).end;
+            let (_, code) = ours(&data[..end]);
+            let (_, theirs) = theirs(&data[..end]);
+            let key = match (code, theirs) {
+                (None, None) => "both accept".to_owned(),
+                (Some(c), Some(_)) => format!("both reject (ours {c})"),
+                (Some(c), None) => {
+                    let rules = reference::server_reads(&data).rules;
+                    format!("only we reject: {c}, RFC {rules:?}")
+                }
+                (None, Some(e)) => format!("only tungstenite rejects: {e}"),
+            };
+            *tally.entry(key).or_default() += 1;
+        }
+        for (k, n) in tally {
+            println!("{n:6}  {k}");
+        }
+    }
+}
