@@ -59,3 +59,45 @@ fn connection_server_keepalive_does_not_grow_stalled_output() {
         Some(CloseKind::TimedOut(rfc6455::connection::Timeout::Pong))
     );
 }
+
+/// handshake_response (only-what-was-offered check): a 101 naming the offered extension in
+/// another case (`permEssage-deflate`) is accepted, by the crate's deliberate ASCII
+/// case-insensitive matching of extension names, and `Negotiated` reports the server's
+/// spelling. The fuzz check assumed exact names and was corrected; this pins the behaviour
+/// the check now relies on: accepted names match an offered one case-insensitively, and a
+/// name not offered in any case is refused.
+#[test]
+fn handshake_response_extension_name_case() {
+    use rfc6455::handshake::{ClientConfig, ClientHandshake, ClientStatus, Extension};
+    let response = |ext: &str| {
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+             Sec-WebSocket-Extensions: {ext}\r\n\r\n"
+        )
+    };
+    let feed = |ext: &str| {
+        let config = ClientConfig::default()
+            .with_subprotocol("chat")
+            .with_extension(Extension::new("permessage-deflate").unwrap());
+        let mut client = ClientHandshake::with_nonce(
+            "ws://server.example.com/chat",
+            config,
+            *b"the sample nonce",
+        )
+        .unwrap();
+        client.feed(&mut BytesMut::from(response(ext).as_bytes()))
+    };
+    match feed("permEssage-deflate") {
+        Ok(ClientStatus::Accepted(n)) => {
+            assert_eq!(n.extensions.len(), 1);
+            assert!(
+                n.extensions[0]
+                    .name()
+                    .eq_ignore_ascii_case("permessage-deflate")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(feed("x-webkit-deflate-frame").is_err());
+}

@@ -863,7 +863,8 @@ fn read_response(response: &[u8], nonce: Option<[u8; 16]>) -> u16 {
 
 /// `handshake_response`: chunk sizes, then a response head, read by a client that offered
 /// subprotocol `chat` and `permessage-deflate` with the RFC's sample key. Whole and chunked
-/// reads agree; an accepted response carries the exact Accept and only what was offered.
+/// reads agree; an accepted response carries the exact Accept and only what was offered
+/// (extension names compare ASCII case-insensitively, the crate's policy).
 pub fn check_handshake_response(data: &[u8]) {
     use rfc6455::handshake::{ClientConfig, ClientHandshake, ClientStatus, Extension};
     let (sizes, head) = sizes_and_rest(data);
@@ -906,7 +907,7 @@ pub fn check_handshake_response(data: &[u8]) {
                 negotiated
                     .extensions
                     .iter()
-                    .all(|e| e.name() == "permessage-deflate")
+                    .all(|e| e.name().eq_ignore_ascii_case("permessage-deflate"))
             );
         }
         Ok(_) => {}
