@@ -20,7 +20,10 @@ pub struct Limits {
     /// Output high-water mark in bytes. Default: 1 MiB. A send is refused with
     /// [`SendError::Backpressure`](crate::connection::SendError::Backpressure) while the
     /// buffered output is at or above it; a send that starts below it is accepted whole.
-    /// Pongs and Close frames are never refused.
+    /// Pongs and Close frames are never refused. A keepalive Ping falling due while the
+    /// output is at or above it is not queued (nor are owed pongs moved into the output):
+    /// it counts as sent, so a peer that does not read our output is failed by the pong
+    /// timeout rather than making the output grow every keepalive interval.
     pub max_buffered_output: usize,
 }
 

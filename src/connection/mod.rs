@@ -327,9 +327,16 @@ impl Connection {
                         ),
                     );
                 } else if let Some(payload) = self.keepalive.ping_due(now, &self.config) {
-                    self.flush_pongs();
-                    self.outbox
-                        .push_frame(&mut self.encoder, true, 0, OpCode::Ping, &payload);
+                    // While the output is at or above the high-water mark the transport is
+                    // not draining: queue nothing more (the owed pongs stay bounded in
+                    // `pending_pongs`). The ping counts as sent, so a peer that leaves our
+                    // output stalled past the pong timeout is failed (1011) instead of the
+                    // output growing by a batch of pongs every interval.
+                    if self.outbox.len() < self.config.limits.max_buffered_output {
+                        self.flush_pongs();
+                        self.outbox
+                            .push_frame(&mut self.encoder, true, 0, OpCode::Ping, &payload);
+                    }
                 }
             }
             State::CloseSent {
