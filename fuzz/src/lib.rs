@@ -366,9 +366,11 @@ impl Driver {
         let limits = self.config.limits;
         let buffered = self.conn.buffered_amount();
         let pongs = (limits.max_pending_pongs.max(1) + 1) * CONTROL;
-        // Above the high-water mark by at most one accepted message, one batch of pongs
-        // and one Close or keepalive Ping.
-        let allowed = limits.max_buffered_output + self.largest_send + pongs + 2 * CONTROL;
+        // Above the high-water mark by at most one accepted message or keepalive Ping with
+        // the batch of pongs flushed ahead of it (only queued below the mark), plus, once
+        // per connection, the pongs still owed and the Close when closing or failing (pongs
+        // and the Close are never dropped, whatever the level).
+        let allowed = limits.max_buffered_output + self.largest_send + 2 * pongs + 2 * CONTROL;
         assert!(
             buffered <= allowed,
             "{buffered} bytes buffered, allowed {allowed}"
