@@ -1,7 +1,10 @@
 //! Client-side opening handshake: every HS-C, HS-V and client HS-N / HS-X row of
 //! RFC-CHECKLIST section 1, each test naming its ID.
 
+mod common;
+
 use bytes::BytesMut;
+use common::feed_head_in_chunks;
 use proptest::prelude::*;
 use rfc6455::Role;
 use rfc6455::frame::{DecoderConfig, FrameDecoder, OpCode};
@@ -52,23 +55,13 @@ fn feed_chunks(
     chunks: &[usize],
 ) -> (Result<ClientStatus, HandshakeError>, BytesMut) {
     let mut hs = client(config.clone());
-    let mut buf = BytesMut::new();
-    let mut pos = 0;
-    let mut i = 0;
-    while pos < data.len() {
-        let n = chunks[i % chunks.len()].clamp(1, data.len() - pos);
-        i += 1;
-        buf.extend_from_slice(&data[pos..pos + n]);
-        pos += n;
-        match hs.feed(&mut buf) {
-            Ok(ClientStatus::Partial) => continue,
-            other => {
-                buf.extend_from_slice(&data[pos..]);
-                return (other, buf);
-            }
-        }
-    }
-    (Ok(ClientStatus::Partial), buf)
+    feed_head_in_chunks(
+        data,
+        chunks,
+        |buf| hs.feed(buf),
+        |status| matches!(status, ClientStatus::Partial),
+        ClientStatus::Partial,
+    )
 }
 
 /// The result fed whole, after asserting that byte-by-byte and fixed splits agree. (A

@@ -1,7 +1,10 @@
 //! Server-side opening handshake: every HS-S, HS-N, HS-R and server HS-X row of
 //! RFC-CHECKLIST section 1, each test naming its ID.
 
+mod common;
+
 use bytes::BytesMut;
+use common::feed_head_in_chunks;
 use proptest::prelude::*;
 use rfc6455::Role;
 use rfc6455::frame::{DecoderConfig, FrameDecoder, OpCode};
@@ -56,23 +59,13 @@ fn feed_chunks(
     chunks: &[usize],
 ) -> (Result<ServerStatus, HandshakeError>, BytesMut) {
     let mut parser = RequestParser::new(config);
-    let mut buf = BytesMut::new();
-    let mut pos = 0;
-    let mut i = 0;
-    while pos < data.len() {
-        let n = chunks[i % chunks.len()].clamp(1, data.len() - pos);
-        i += 1;
-        buf.extend_from_slice(&data[pos..pos + n]);
-        pos += n;
-        match parser.feed(&mut buf) {
-            Ok(ServerStatus::Partial) => continue,
-            other => {
-                buf.extend_from_slice(&data[pos..]);
-                return (other, buf);
-            }
-        }
-    }
-    (Ok(ServerStatus::Partial), buf)
+    feed_head_in_chunks(
+        data,
+        chunks,
+        |buf| parser.feed(buf),
+        |status| matches!(status, ServerStatus::Partial),
+        ServerStatus::Partial,
+    )
 }
 
 fn whole(data: &[u8]) -> (Result<ServerStatus, HandshakeError>, BytesMut) {

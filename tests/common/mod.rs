@@ -355,3 +355,34 @@ pub fn closed_outcome(events: &[Event]) -> &rfc6455::CloseOutcome {
     );
     closed[0]
 }
+
+/// Feeds `data` in pieces of the given sizes (cycled) to a handshake parser until it gives
+/// something other than "partial"; the rest of `data` is then appended to the buffer, as a
+/// socket would deliver it. Returns that result (or `partial` when `data` ran out) and the
+/// caller's buffer.
+pub fn feed_head_in_chunks<T, E>(
+    data: &[u8],
+    chunks: &[usize],
+    mut feed: impl FnMut(&mut BytesMut) -> Result<T, E>,
+    is_partial: impl Fn(&T) -> bool,
+    partial: T,
+) -> (Result<T, E>, BytesMut) {
+    let mut buf = BytesMut::new();
+    let mut pos = 0;
+    for i in 0.. {
+        if pos >= data.len() {
+            break;
+        }
+        let n = chunks[i % chunks.len()].clamp(1, data.len() - pos);
+        buf.extend_from_slice(&data[pos..pos + n]);
+        pos += n;
+        match feed(&mut buf) {
+            Ok(status) if is_partial(&status) => continue,
+            other => {
+                buf.extend_from_slice(&data[pos..]);
+                return (other, buf);
+            }
+        }
+    }
+    (Ok(partial), buf)
+}
