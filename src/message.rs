@@ -193,9 +193,7 @@ impl Receiver {
             // Fail fast on the payload received so far (FR-25).
             if validate {
                 if let Some((_, partial)) = self.decoder.partial_payload(buf) {
-                    self.utf8
-                        .feed(&partial[self.seen..])
-                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    self.utf8.feed(&partial[self.seen..])?;
                     self.seen = partial.len();
                 }
             }
@@ -214,15 +212,12 @@ impl Receiver {
         };
         if validate {
             let payload = single.as_deref().unwrap_or(&message.data[start..]);
-            self.utf8
-                .feed(&payload[self.seen..])
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-        }
-        if !header.fin {
-            self.end_frame();
-            return Ok(Step::Continue);
+            self.utf8.feed(&payload[self.seen..])?;
         }
         self.end_frame();
+        if !header.fin {
+            return Ok(Step::Continue);
+        }
         let Some(message) = self.message.take() else {
             unreachable!("check_header starts a message for every data frame")
         };
@@ -237,7 +232,7 @@ impl Receiver {
         };
         Ok(Step::Deliver(if message.text {
             if validate {
-                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                self.utf8.finish()?;
             } else {
                 simdutf8::basic::from_utf8(&payload).map_err(|_| ProtocolError::InvalidUtf8)?;
             }
@@ -260,9 +255,7 @@ impl Receiver {
             };
             let available = partial.len();
             let deliverable = if text {
-                self.utf8
-                    .feed(&partial[self.seen..])
-                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+                self.utf8.feed(&partial[self.seen..])?;
                 self.seen = available;
                 available - self.utf8.pending().len().min(available)
             } else {
@@ -278,11 +271,9 @@ impl Receiver {
         let fin = header.fin;
         let mut payload = frame.payload;
         if text {
-            self.utf8
-                .feed(&payload[self.seen..])
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            self.utf8.feed(&payload[self.seen..])?;
             if fin {
-                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                self.utf8.finish()?;
             }
         }
         self.end_frame();

@@ -219,6 +219,13 @@ pub(crate) struct Utf8Validator {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct InvalidUtf8;
 
+impl From<InvalidUtf8> for crate::frame::ProtocolError {
+    /// Invalid text from the peer fails the connection with 1007 (FR-23 to FR-27).
+    fn from(_: InvalidUtf8) -> Self {
+        Self::InvalidUtf8
+    }
+}
+
 impl Utf8Validator {
     /// Validates the next piece. Returns how many bytes at the end of `piece` are an
     /// incomplete code point held back for the next piece (0 to 3).

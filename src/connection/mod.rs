@@ -312,7 +312,9 @@ impl Connection {
         match self.state {
             State::Open => {
                 if self.keepalive.pong_overdue(now, &self.config) {
-                    self.time_out(Timeout::Pong);
+                    let frame =
+                        CloseFrame::new(CloseCode::INTERNAL_ERROR, "keepalive ping timeout").ok();
+                    self.fail_with(frame, CloseKind::TimedOut(Timeout::Pong));
                 } else if let Some(idle) = self
                     .config
                     .idle_timeout
@@ -499,23 +501,19 @@ impl Connection {
     /// Fails the connection (RFC 6455 section 7.1.7): Close with the error's code if we had
     /// not sent one, then the transport close.
     fn fail(&mut self, err: ProtocolError) {
-        if self.state == State::Open {
-            // Pongs owed for pings that arrived before the violation still go first, so the
-            // output does not depend on how the input was split.
-            let code = err.close_code();
-            let reason = err.to_string();
-            let frame = CloseFrame::new(code, truncate_reason(&reason)).ok();
-            self.push_close(frame);
-        }
-        self.finish(CloseKind::Failed(err), false);
+        let reason = err.to_string();
+        let frame = CloseFrame::new(err.close_code(), truncate_reason(&reason)).ok();
+        self.fail_with(frame, CloseKind::Failed(err));
     }
 
-    fn time_out(&mut self, which: Timeout) {
+    /// Ends the connection uncleanly: our Close with `frame` if we had not sent one (pongs
+    /// owed for pings that arrived before it still go first, so the output does not depend
+    /// on how the input was split), then the transport close.
+    fn fail_with(&mut self, frame: Option<CloseFrame>, kind: CloseKind) {
         if self.state == State::Open {
-            let frame = CloseFrame::new(CloseCode::INTERNAL_ERROR, "keepalive ping timeout").ok();
             self.push_close(frame);
         }
-        self.finish(CloseKind::TimedOut(which), false);
+        self.finish(kind, false);
     }
 
     /// The end: the terminal event and the transport close, exactly once.
