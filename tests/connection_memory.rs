@@ -60,3 +60,55 @@ fn small_message_does_not_pin_read_buffer() {
         "a 16-byte message points into the 1 MiB read buffer"
     );
 }
+
+// Small messages from one read share slabs of at most 4 KiB instead of an allocation each; a
+// retained message keeps at most its slab alive, never the read buffer.
+#[test]
+fn small_messages_share_slabs_of_at_most_4_kib() {
+    const SLAB: usize = 4096;
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role, Config::default());
+        let mut buf = BytesMut::with_capacity(1 << 20);
+        for i in 0..3000u32 {
+            let payload = [(i % 251) as u8; 16];
+            buf.extend_from_slice(&frame_to(role, true, OpCode::Binary, &payload));
+        }
+        let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+        c.handle_input(t0(), &mut buf).unwrap();
+        let mut messages = Vec::new();
+        while let Some(event) = c.poll_event() {
+            let rfc6455::Event::Binary(msg) = event else {
+                panic!("{event:?}")
+            };
+            messages.push(msg);
+        }
+        assert_eq!(messages.len(), 3000);
+        // Runs of messages laid end to end in memory share a slab.
+        let mut run = 0;
+        let mut longest = 0;
+        for (i, msg) in messages.iter().enumerate() {
+            assert_eq!(&msg[..], &[(i % 251) as u8; 16], "{role:?} message {i}");
+            let at = msg.as_ptr() as usize;
+            assert!(
+                !arena.contains(&at),
+                "{role:?}: message {i} points into the read buffer"
+            );
+            let follows = i > 0 && messages[i - 1].as_ptr() as usize + 16 == at;
+            run = if follows { run + 16 } else { 16 };
+            longest = longest.max(run);
+        }
+        assert!(
+            longest <= SLAB,
+            "{role:?}: {longest} bytes of messages share one slab"
+        );
+        assert!(
+            longest >= 1024,
+            "{role:?}: small messages are not batched ({longest} B runs)"
+        );
+        assert_eq!(
+            c.heap_capacity(),
+            0,
+            "{role:?}: the connection keeps no slab"
+        );
+    }
+}

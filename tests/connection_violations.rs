@@ -278,3 +278,42 @@ fn fr14_configured_frame_limit_decided_from_header() {
     );
     assert_eq!(close_code_on_wire(Role::Server, &got.wire), Some(1009));
 }
+
+// The small-message fast path (whole messages of at most 125 bytes in one frame, taken when
+// the input holds them complete) decides every rule as the general path does: each input is
+// fed whole (fast path) and in every split down to one byte (general path), and the outcomes
+// must be identical. FR-07/FR-08 (mask per role), FR-14 (frame limit), 1009 on the message
+// limit, FR-23 (invalid UTF-8 in a small text message), FR-02 (messages before the failure).
+#[test]
+fn small_message_fast_path_matches_general_path_at_every_limit() {
+    let mut small_limits = Config::default();
+    small_limits.limits.max_message_size = 20;
+    let mut small_frames = Config::default();
+    small_frames.limits.max_frame_size = 20;
+    for role in [Role::Server, Role::Client] {
+        let ok = frame_to(role, true, OpCode::Binary, &[7; 20]);
+        let over = frame_to(role, true, OpCode::Binary, &[7; 21]);
+        let text_125 = frame_to(role, true, OpCode::Text, "é".repeat(62).as_bytes());
+        let bad_text = frame_to(role, true, OpCode::Text, b"ok \xc3\x28 then");
+        let wrong_mask = match role {
+            Role::Server => vec![0x82, 0x02, 1, 2],
+            Role::Client => vec![0x82, 0x82, 0, 0, 0, 0, 1, 2],
+        };
+        for (config, code) in [(&small_limits, 1009), (&small_frames, 1009)] {
+            let got = feed_all_splits(role, config, &[ok.clone(), over.clone()].concat());
+            assert!(
+                matches!(&got.events[0], Event::Binary(b) if b.len() == 20),
+                "{role:?}"
+            );
+            assert!(matches!(got.events[1], Event::Closed(_)), "{role:?}");
+            assert_eq!(close_code_on_wire(role, &got.wire), Some(code), "{role:?}");
+        }
+        let got = feed_all_splits(role, &Config::default(), &[text_125, bad_text].concat());
+        assert!(matches!(&got.events[0], Event::Text(t) if t.as_str() == "é".repeat(62)));
+        assert_eq!(got.error, Some(ProtocolError::InvalidUtf8), "{role:?}");
+        assert_eq!(close_code_on_wire(role, &got.wire), Some(1007), "{role:?}");
+        let got = feed_all_splits(role, &Config::default(), &[ok.clone(), wrong_mask].concat());
+        assert_eq!(got.events.len(), 2, "{role:?}: {:?}", got.events);
+        assert_eq!(close_code_on_wire(role, &got.wire), Some(1002), "{role:?}");
+    }
+}

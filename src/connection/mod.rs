@@ -21,7 +21,7 @@ use crate::frame::{
     DecoderConfig, FrameDecoder, FrameEncoder, MaskKeySource, OpCode, ProtocolError,
 };
 use crate::handshake::Negotiated;
-use crate::message::{Received, Receiver};
+use crate::message::{Received, Receiver, Slab};
 use crate::utf8::Utf8Bytes;
 use outbox::Outbox;
 use send::OutMessage;
@@ -245,19 +245,34 @@ impl Connection {
         if !input.is_empty() {
             self.keepalive.received(now);
         }
+        let mut slab = Slab::default();
+        match self.receive(now, input, &mut slab) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                input.clear();
+                self.fail(err.clone());
+                Err(err)
+            }
+        }
+    }
+
+    /// Takes every complete frame from `input`, queueing events, until it needs more bytes,
+    /// the peer's Close arrives, or the peer breaks a rule.
+    fn receive(
+        &mut self,
+        now: Instant,
+        input: &mut BytesMut,
+        slab: &mut Slab,
+    ) -> Result<(), ProtocolError> {
+        let max_message_size = self.config.limits.max_message_size;
         loop {
-            let received = match self.receiver.next(
-                input,
-                self.extension.as_deref_mut(),
-                self.config.limits.max_message_size,
-            ) {
-                Ok(Some(received)) => received,
-                Ok(None) => return Ok(()),
-                Err(err) => {
-                    input.clear();
-                    self.fail(err.clone());
-                    return Err(err);
-                }
+            self.receiver
+                .small_messages(input, slab, &mut self.events, max_message_size)?;
+            let Some(received) =
+                self.receiver
+                    .next(input, self.extension.as_deref_mut(), max_message_size)?
+            else {
+                return Ok(());
             };
             match received {
                 Received::Data(event) => self.events.push_back(event),

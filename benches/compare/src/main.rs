@@ -4,6 +4,7 @@
 //!
 //! Run: `cargo run --release --manifest-path benches/compare/Cargo.toml [-- --quick]`
 
+mod clock;
 mod echo;
 mod libs;
 mod mem;
@@ -190,7 +191,7 @@ fn decode_row(d: Decode, reps: usize, rt: &tokio::runtime::Runtime) -> Row {
         },
         |lib| {
             let mut check = Check::default();
-            let start = Instant::now();
+            let start = clock::Stamp::now();
             libs::decode(lib, rt, &input, messages, |p| check.quick(p));
             let t = start.elapsed();
             assert_eq!(check, quick, "{}: {} delivered wrong payloads", lib.name(), d.name);
@@ -226,7 +227,7 @@ fn encode_row(name: &str, size: usize, messages: usize, reps: usize, rt: &tokio:
             assert_eq!(check, full, "{}: {name} wrote wrong payloads", lib.name());
         },
         |lib| {
-            let start = Instant::now();
+            let start = clock::Stamp::now();
             let (written, _) = libs::encode(lib, rt, &payload, messages, false);
             let t = start.elapsed();
             assert_eq!(written, wire, "{}: {name} wrote the wrong length", lib.name());
@@ -259,7 +260,7 @@ fn mask_row(reps: usize, decode64: &Row) -> Row {
             assert_eq!(b, expected_buf, "{} masks wrongly", lib.name());
         },
         |lib| {
-            let start = Instant::now();
+            let start = clock::Stamp::now();
             for _ in 0..TIMES {
                 mask(lib, std::hint::black_box(&mut buf));
             }
@@ -271,7 +272,7 @@ fn mask_row(reps: usize, decode64: &Row) -> Row {
     let mut dst = vec![0u8; SIZE];
     let mut copies = Vec::new();
     for _ in 0..reps {
-        let start = Instant::now();
+        let start = clock::Stamp::now();
         for _ in 0..TIMES {
             dst.copy_from_slice(std::hint::black_box(&buf));
             std::hint::black_box(&mut dst);
@@ -309,7 +310,7 @@ fn handshake_row(reps: usize, rt: &tokio::runtime::Runtime) -> Row {
             assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{}: {text}", lib.name());
         },
         |lib| {
-            let start = Instant::now();
+            let start = clock::Stamp::now();
             for _ in 0..TIMES {
                 let (written, _) = libs::handshake(lib, rt, CHROMIUM, false).unwrap();
                 assert!(written > 100);
