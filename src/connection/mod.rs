@@ -408,7 +408,18 @@ impl Connection {
     }
 
     /// The next event for the application.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.len() <= 1 || matches!(self.state, State::CloseReceived { .. }) {
+            return self.poll_last_event();
+        }
+        self.events.pop_front()
+    }
+
+    /// [`poll_event`](Self::poll_event) for the last queued event, or while our reply to the
+    /// peer's Close waits for the application to take [`Event::CloseReceived`].
+    #[inline(never)]
+    fn poll_last_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
         if let (Some(Event::CloseReceived(frame)), State::CloseReceived { at }) =
             (&event, self.state)

@@ -372,7 +372,8 @@ fn main() {
         return;
     }
     if args.get(1).map(String::as_str) == Some("profile") {
-        profile(&args[2], &args[3]);
+        let times = args.get(4).map_or(1, |t| t.parse().expect("a repeat count"));
+        profile(&args[2], &args[3], times);
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -441,15 +442,20 @@ fn main() {
 }
 
 /// Runs one library alone on one workload, for a profiler:
-/// `profile <library> decode16|decode125|text|decode64k|fragments|encode16|encode64k|handshake`.
-fn profile(lib: &str, what: &str) {
+/// `profile <library> decode16|decode125|text|decode64k|fragments|encode16|encode64k|handshake
+/// [times]`: the decode workloads run `times` times over one input, so that a sampling
+/// profiler sees mostly the decoding.
+fn profile(lib: &str, what: &str, times: usize) {
     let lib = *Lib::ALL.iter().find(|l| l.name() == lib).expect("a library name");
     let rt = libs::runtime();
     let decode = |payloads: Vec<Bytes>, repeat: usize, opcode: OpCode, frame: usize| {
         let input = client_frames(&payloads, opcode, frame).repeat(repeat);
-        let mut check = Check::default();
-        libs::decode(lib, &rt, &input, payloads.len() * repeat, |p| check.quick(p));
-        assert_eq!(check, expected(&payloads, repeat, false));
+        let expect = expected(&payloads, repeat, false);
+        for _ in 0..times {
+            let mut check = Check::default();
+            libs::decode(lib, &rt, &input, payloads.len() * repeat, |p| check.quick(p));
+            assert_eq!(check, expect);
+        }
     };
     match what {
         "decode16" => decode(binary_payloads(16, 64), 3000, OpCode::Binary, usize::MAX),
