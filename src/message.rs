@@ -15,9 +15,9 @@ use crate::utf8::{Utf8Bytes, Utf8Validator};
 /// The most a slab holds: the most memory one small delivered message can keep alive.
 pub(crate) const SLAB_SIZE: usize = 4096;
 
-/// The longest payload the small-message fast path takes: one whose length fits the first
-/// length byte.
-const SMALL_PAYLOAD_MAX: usize = 125;
+/// The longest payload the small-message fast path takes. Longer payloads may be split off
+/// the input without a copy, which the general path decides.
+const SMALL_PAYLOAD_MAX: usize = SLAB_SIZE - 1;
 
 /// Small payloads copied out of the input during one [`Connection::handle_input`] call share
 /// one allocation of at most [`SLAB_SIZE`] bytes, instead of one allocation each. The slab is
@@ -137,7 +137,7 @@ impl Receiver {
     }
 
     /// The fast path for the most common input: whole text or binary messages in one frame
-    /// of at most 125 bytes each, complete at the front of `buf`, between messages, delivered
+    /// of under 4 KiB each, complete at the front of `buf`, between messages, delivered
     /// in whole-message mode. Takes every such message there is, pushing its event to
     /// `events`, and stops at anything else (including every frame that breaks a rule),
     /// which is left to [`next`](Self::next). `next` gives the same result for the frames
@@ -165,12 +165,29 @@ impl Receiver {
                 _ => return Ok(()),
             };
             let masked = second & 0x80 != 0;
-            let len = usize::from(second & 0x7f);
-            let start = if masked { 6 } else { 2 };
+            let (len, mut start) = match second & 0x7f {
+                // A 16-bit length, which must need its two bytes (FR-12).
+                126 => match buf.get(2..4) {
+                    Some(&[high, low]) if high != 0 || low >= 126 => {
+                        (usize::from(u16::from_be_bytes([high, low])), 4)
+                    }
+                    _ => return Ok(()),
+                },
+                127 => return Ok(()),
+                len => (usize::from(len), 2),
+            };
+            let key = if masked {
+                let Some(&[a, b, c, d]) = buf.get(start..start + 4) else {
+                    return Ok(());
+                };
+                start += 4;
+                Some([a, b, c, d])
+            } else {
+                None
+            };
             if masked != expect_masked || len > max_len || buf.len() < start + len {
                 return Ok(());
             }
-            let key = masked.then(|| [buf[2], buf[3], buf[4], buf[5]]);
             if text {
                 // Validated where it lies, then copied into a shared `str`, so the
                 // application reads it without a second check.
