@@ -337,7 +337,7 @@ impl Connection {
                     if self.outbox.len() < self.config.limits.max_buffered_output {
                         self.flush_pongs();
                         self.outbox
-                            .push_frame(&mut self.encoder, true, 0, OpCode::Ping, &payload);
+                            .push_frame(&mut self.encoder, true, 0, OpCode::Ping, payload);
                     }
                 }
             }
@@ -451,7 +451,7 @@ impl Connection {
         self.flush_pongs();
         let payload = frame.as_ref().map_or_else(Bytes::new, CloseFrame::to_bytes);
         self.outbox
-            .push_frame(&mut self.encoder, true, 0, OpCode::Close, &payload);
+            .push_frame(&mut self.encoder, true, 0, OpCode::Close, payload);
         self.closing().sent = Some(frame);
         self.sending = None;
     }
@@ -537,13 +537,17 @@ impl Connection {
     }
 
     /// Moves owed pongs into the output, in the order their pings arrived.
+    #[inline]
     fn flush_pongs(&mut self) {
-        if self.pending_pongs.is_empty() {
-            return;
+        if !self.pending_pongs.is_empty() {
+            self.push_pongs();
         }
+    }
+
+    fn push_pongs(&mut self) {
         for payload in std::mem::take(&mut self.pending_pongs) {
             self.outbox
-                .push_frame(&mut self.encoder, true, 0, OpCode::Pong, &payload);
+                .push_frame(&mut self.encoder, true, 0, OpCode::Pong, payload);
         }
     }
 }
