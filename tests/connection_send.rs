@@ -257,26 +257,37 @@ fn write_vectored(c: &mut Connection, max: usize) -> Vec<u8> {
 }
 
 // A lone server frame is queued as its header plus the caller's payload: no copy, no
-// allocation of our own, and the chunks are the header then the payload.
+// allocation of our own, and the chunks are the header then the payload. A tiny frame is
+// kept inline whole and leaves as one chunk.
 #[test]
 fn lone_server_frame_queued_by_reference() {
     let mut c = conn(Role::Server, Config::default());
-    let payload = Bytes::from(vec![7u8; 16]);
+    let payload = Bytes::from(vec![7u8; 100]);
     c.send_binary(payload.clone()).unwrap();
     assert_eq!(c.heap_capacity(), 0, "the outbox allocated");
-    assert_eq!(c.buffered_amount(), 18);
+    assert_eq!(c.buffered_amount(), 102);
     let chunks: Vec<&[u8]> = c.transmit_chunks().collect();
     assert_eq!(chunks.len(), 2);
-    assert_eq!(chunks[0], &[0x82, 16][..]);
+    assert_eq!(chunks[0], &[0x82, 100][..]);
     assert_eq!(
         chunks[1].as_ptr(),
         payload.as_ptr(),
         "the payload was copied"
     );
-    c.advance_transmit(18);
+    c.advance_transmit(102);
     assert_eq!(c.buffered_amount(), 0);
     assert_eq!(c.transmit_chunks().count(), 0);
     assert_eq!(c.poll_transmit(), None);
+
+    c.send_binary(vec![7u8; 16]).unwrap();
+    assert_eq!(c.heap_capacity(), 0, "the outbox allocated");
+    let chunks: Vec<&[u8]> = c.transmit_chunks().collect();
+    assert_eq!(
+        chunks,
+        vec![&frame_to(Role::Client, true, OpCode::Binary, &[7; 16])[..]]
+    );
+    c.advance_transmit(18);
+    assert_eq!(c.transmit_chunks().count(), 0);
 }
 
 // A frame queued by reference and partly written (inside its header, then inside its
@@ -353,21 +364,21 @@ fn vectored_writes_of_any_size_match_poll_transmit() {
 #[test]
 fn poll_transmit_lone_frames() {
     let mut c = conn(Role::Server, Config::default());
-    c.send_binary(vec![5u8; 16]).unwrap();
-    let Some(Transmit::Bytes(frame)) = c.poll_transmit() else {
-        panic!("no output")
-    };
-    assert_eq!(
-        &frame[..],
-        &frame_to(Role::Client, true, OpCode::Binary, &[5; 16])[..]
-    );
-    assert_eq!(c.poll_transmit(), None);
-    let msg = PreparedMessage::text("hello all");
+    for len in [0, 16, 20, 21, 100] {
+        c.send_binary(vec![5u8; len]).unwrap();
+        let Some(Transmit::Bytes(frame)) = c.poll_transmit() else {
+            panic!("no output")
+        };
+        let expected = frame_to(Role::Client, true, OpCode::Binary, &vec![5; len]);
+        assert_eq!(&frame[..], &expected[..], "{len} bytes");
+        assert_eq!(c.poll_transmit(), None);
+    }
+    let msg = PreparedMessage::text("hello all ".repeat(10));
     c.send_prepared(&msg).unwrap();
     let Some(Transmit::Bytes(frame)) = c.poll_transmit() else {
         panic!("no output")
     };
-    assert_eq!(&frame[..], &[&[0x81, 9][..], b"hello all"].concat()[..]);
+    assert_eq!(frame.len(), 102);
     let chunk: Vec<&[u8]> = {
         c.send_prepared(&msg).unwrap();
         c.transmit_chunks().collect()

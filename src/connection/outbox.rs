@@ -1,6 +1,7 @@
 //! The bounded output buffer. A lone unmasked frame is held as its header plus the caller's
-//! payload, with nothing allocated; when several frames queue up, small frames coalesce into
-//! one chunk and large server payloads are queued as their own chunks, without a copy.
+//! payload (a tiny one inline), with nothing allocated; when several frames queue up, small
+//! frames coalesce into one chunk and large server payloads are queued as their own chunks,
+//! without a copy.
 
 use std::collections::VecDeque;
 
@@ -12,6 +13,9 @@ use crate::frame::{FrameEncoder, FrameHeader, MAX_HEADER_LEN, OpCode};
 const ZERO_COPY_MIN: usize = 16 * 1024;
 /// The first allocation of the coalescing buffer.
 const INITIAL_TAIL: usize = 1024;
+/// The bytes a lone frame keeps inline: its header, and its payload too when both fit (the
+/// frame then leaves as one chunk). As many as fit in the room `Buffered` takes anyway.
+const INLINE: usize = 22;
 
 /// Bytes owed to the transport. Empty means nothing is allocated.
 #[derive(Debug, Default)]
@@ -31,11 +35,12 @@ enum Queue {
     Buffered(Buffered),
 }
 
-/// An unmasked frame queued without a copy: `head[start..end]` is the part of its header
-/// still owed, `payload` the caller's bytes (advanced as they are written).
+/// One unmasked frame, queued without allocating: `head[start..end]` is what is still owed
+/// of its header, followed by its payload when that fit inline; otherwise `payload` holds the
+/// caller's bytes (advanced as they are written), not copied.
 #[derive(Debug)]
 struct Single {
-    head: [u8; MAX_HEADER_LEN],
+    head: [u8; INLINE],
     start: u8,
     end: u8,
     payload: Bytes,
@@ -76,8 +81,8 @@ impl Outbox {
             return;
         }
         let mut head = [0; MAX_HEADER_LEN];
-        let end = header.encode(&mut head);
-        self.push_unmasked(head, end, payload);
+        let n = header.encode(&mut head);
+        self.push_unmasked(head, n, payload);
     }
 
     /// Queues a frame that is already encoded (a prepared server message), without a copy
@@ -86,18 +91,28 @@ impl Outbox {
         self.push_unmasked([0; MAX_HEADER_LEN], 0, frame);
     }
 
-    /// Queues `head[..end]` followed by `payload`.
-    fn push_unmasked(&mut self, head: [u8; MAX_HEADER_LEN], end: usize, payload: Bytes) {
-        self.len += end + payload.len();
+    /// Queues `head[..head_len]` followed by `payload`.
+    fn push_unmasked(&mut self, head: [u8; MAX_HEADER_LEN], head_len: usize, payload: Bytes) {
+        self.len += head_len + payload.len();
         if let Queue::Empty = self.queue {
+            let mut inline = [0; INLINE];
+            inline[..MAX_HEADER_LEN].copy_from_slice(&head);
+            let mut end = head_len;
+            let payload = if end + payload.len() <= INLINE {
+                inline[end..end + payload.len()].copy_from_slice(&payload);
+                end += payload.len();
+                Bytes::new()
+            } else {
+                payload
+            };
             self.queue = Queue::Single(Single {
-                head,
+                head: inline,
                 start: 0,
                 end: end as u8,
                 payload,
             });
         } else {
-            self.buffered().push(&head[..end], payload);
+            self.buffered().push(&head[..head_len], payload);
         }
     }
 
@@ -105,12 +120,14 @@ impl Outbox {
     fn buffered(&mut self) -> &mut Buffered {
         if !matches!(self.queue, Queue::Buffered(_)) {
             let mut buffered = Buffered::default();
-            if let Queue::Single(single) = std::mem::take(&mut self.queue) {
-                let head = single.head;
-                buffered.push(
-                    &head[single.start.into()..single.end.into()],
-                    single.payload,
-                );
+            if let Queue::Single(Single {
+                head,
+                start,
+                end,
+                payload,
+            }) = std::mem::take(&mut self.queue)
+            {
+                buffered.push(&head[start.into()..end.into()], payload);
             }
             self.queue = Queue::Buffered(buffered);
         }
