@@ -374,7 +374,9 @@ impl Connection {
         None
     }
 
-    /// Everything owed to the transport, as chunks for a vectored write. Follow with
+    /// Everything owed to the transport, as chunks for a vectored write: a lone server frame
+    /// as its header and the payload it was given (not copied; a tiny frame as one chunk),
+    /// several frames coalesced, large server payloads as their own chunks. Follow with
     /// [`advance_transmit`](Self::advance_transmit) by the number of bytes written, and call
     /// [`poll_transmit`](Self::poll_transmit) once all is written to learn whether to close.
     pub fn transmit_chunks(&mut self) -> impl Iterator<Item = &[u8]> {
