@@ -235,3 +235,175 @@ fn sec02_payload_fixed_at_encode_time() {
     let frames = frames_from(Role::Client, &wire_of(&mut c));
     assert_eq!(&frames[0].3[..], &[1, 2, 3]);
 }
+
+/// Writes everything owed through the vectored pair, at most `max` bytes per write.
+fn write_vectored(c: &mut Connection, max: usize) -> Vec<u8> {
+    let mut wire = Vec::new();
+    loop {
+        let mut n = 0;
+        for chunk in c.transmit_chunks() {
+            let take = chunk.len().min(max - n);
+            wire.extend_from_slice(&chunk[..take]);
+            n += take;
+            if n == max {
+                break;
+            }
+        }
+        if n == 0 {
+            return wire;
+        }
+        c.advance_transmit(n);
+    }
+}
+
+// A lone server frame is queued as its header plus the caller's payload: no copy, no
+// allocation of our own, and the chunks are the header then the payload. A tiny frame is
+// kept inline whole and leaves as one chunk.
+#[test]
+fn lone_server_frame_queued_by_reference() {
+    let mut c = conn(Role::Server, Config::default());
+    let payload = Bytes::from(vec![7u8; 100]);
+    c.send_binary(payload.clone()).unwrap();
+    assert_eq!(c.heap_capacity(), 0, "the outbox allocated");
+    assert_eq!(c.buffered_amount(), 102);
+    let chunks: Vec<&[u8]> = c.transmit_chunks().collect();
+    assert_eq!(chunks.len(), 2);
+    assert_eq!(chunks[0], &[0x82, 100][..]);
+    assert_eq!(
+        chunks[1].as_ptr(),
+        payload.as_ptr(),
+        "the payload was copied"
+    );
+    c.advance_transmit(102);
+    assert_eq!(c.buffered_amount(), 0);
+    assert_eq!(c.transmit_chunks().count(), 0);
+    assert_eq!(c.poll_transmit(), None);
+
+    c.send_binary(vec![7u8; 16]).unwrap();
+    assert_eq!(c.heap_capacity(), 0, "the outbox allocated");
+    let chunks: Vec<&[u8]> = c.transmit_chunks().collect();
+    assert_eq!(
+        chunks,
+        vec![&frame_to(Role::Client, true, OpCode::Binary, &[7; 16])[..]]
+    );
+    c.advance_transmit(18);
+    assert_eq!(c.transmit_chunks().count(), 0);
+}
+
+// A frame queued by reference and partly written (inside its header, then inside its
+// payload) hands out exactly the bytes still owed, also when more frames queue behind it.
+#[test]
+fn lone_frame_partially_written_then_more_queued() {
+    let payload: Vec<u8> = (0..200).map(|i| i as u8).collect();
+    let expected = [
+        frame_to(Role::Client, true, OpCode::Binary, &payload),
+        frame_to(Role::Client, true, OpCode::Text, b"after"),
+        frame_to(Role::Client, true, OpCode::Binary, &[3; 20_000]),
+    ]
+    .concat();
+    for first_write in [1, 2, 3, 4, 5, 150, 203] {
+        let mut c = conn(Role::Server, Config::default());
+        c.send_binary(payload.clone()).unwrap();
+        let mut wire: Vec<u8> = c.transmit_chunks().flatten().copied().collect();
+        wire.truncate(first_write);
+        c.advance_transmit(first_write);
+        assert_eq!(c.buffered_amount(), 204 - first_write);
+        c.send_text("after").unwrap();
+        c.send_binary(vec![3u8; 20_000]).unwrap();
+        wire.extend(write_vectored(&mut c, 7));
+        assert_eq!(wire, expected, "first write of {first_write}");
+        assert_eq!(c.heap_capacity(), 0);
+    }
+}
+
+// Any mix of frames, written in writes of any size, gives the same bytes as `poll_transmit`.
+#[test]
+fn vectored_writes_of_any_size_match_poll_transmit() {
+    let sends = |c: &mut Connection| {
+        c.send_binary(vec![1u8; 10]).unwrap();
+        c.send_binary(vec![2u8; 17_000]).unwrap();
+        c.send_text("small").unwrap();
+        c.send_prepared(&PreparedMessage::binary(vec![4u8; 30_000]))
+            .unwrap();
+        c.send_ping(&b"p"[..]).unwrap();
+    };
+    for role in [Role::Server, Role::Client] {
+        let mut reference = conn(role, Config::default());
+        sends(&mut reference);
+        let expected = wire_of(&mut reference);
+        for max in [1, 2, 5, 11, 100, 4096, 17_003, 1 << 20] {
+            let mut c = conn(role, Config::default());
+            sends(&mut c);
+            assert_eq!(
+                write_vectored(&mut c, max),
+                expected,
+                "{role:?}, writes of {max}"
+            );
+            // One frame at a time, each partly written before the next is queued.
+            let mut c = conn(role, Config::default());
+            c.send_binary(vec![1u8; 10]).unwrap();
+            let mut wire = Vec::new();
+            let first: Vec<u8> = c.transmit_chunks().flatten().copied().collect();
+            let n = max.min(first.len());
+            wire.extend_from_slice(&first[..n]);
+            c.advance_transmit(n);
+            c.send_binary(vec![2u8; 17_000]).unwrap();
+            c.send_text("small").unwrap();
+            c.send_prepared(&PreparedMessage::binary(vec![4u8; 30_000]))
+                .unwrap();
+            c.send_ping(&b"p"[..]).unwrap();
+            wire.extend(write_vectored(&mut c, max));
+            assert_eq!(wire, expected, "{role:?}, first write {n}, then {max}");
+            assert_eq!(c.heap_capacity(), 0);
+        }
+    }
+}
+
+// `poll_transmit` hands a lone small frame out as one chunk, and a prepared frame without a
+// copy.
+#[test]
+fn poll_transmit_lone_frames() {
+    let mut c = conn(Role::Server, Config::default());
+    for len in [0, 16, 20, 21, 100] {
+        c.send_binary(vec![5u8; len]).unwrap();
+        let Some(Transmit::Bytes(frame)) = c.poll_transmit() else {
+            panic!("no output")
+        };
+        let expected = frame_to(Role::Client, true, OpCode::Binary, &vec![5; len]);
+        assert_eq!(&frame[..], &expected[..], "{len} bytes");
+        assert_eq!(c.poll_transmit(), None);
+    }
+    let msg = PreparedMessage::text("hello all ".repeat(10));
+    c.send_prepared(&msg).unwrap();
+    let Some(Transmit::Bytes(frame)) = c.poll_transmit() else {
+        panic!("no output")
+    };
+    assert_eq!(frame.len(), 102);
+    let chunk: Vec<&[u8]> = {
+        c.send_prepared(&msg).unwrap();
+        c.transmit_chunks().collect()
+    };
+    assert_eq!(chunk.len(), 1);
+    assert_eq!(
+        chunk[0].as_ptr(),
+        frame.as_ptr(),
+        "the prepared frame was copied"
+    );
+}
+
+// SEC-02: a client never hands out the caller's buffer, even for a lone frame.
+#[test]
+fn sec02_client_frame_never_points_at_caller_bytes() {
+    let mut c = conn(Role::Client, Config::default());
+    let payload = Bytes::from(vec![9u8; 100]);
+    c.send_binary(payload.clone()).unwrap();
+    let range = payload.as_ptr_range();
+    for chunk in c.transmit_chunks() {
+        assert!(!range.contains(&chunk.as_ptr()));
+    }
+    assert_eq!(
+        &payload[..],
+        &[9u8; 100][..],
+        "the caller's bytes were masked"
+    );
+}

@@ -352,7 +352,7 @@ impl Connection {
                     if self.outbox.len() < self.config.limits.max_buffered_output {
                         self.flush_pongs();
                         self.outbox
-                            .push_frame(&mut self.encoder, true, 0, OpCode::Ping, &payload);
+                            .push_frame(&mut self.encoder, true, 0, OpCode::Ping, payload);
                     }
                 }
             }
@@ -389,7 +389,9 @@ impl Connection {
         None
     }
 
-    /// Everything owed to the transport, as chunks for a vectored write. Follow with
+    /// Everything owed to the transport, as chunks for a vectored write: a lone server frame
+    /// as its header and the payload it was given (not copied; a tiny frame as one chunk),
+    /// several frames coalesced, large server payloads as their own chunks. Follow with
     /// [`advance_transmit`](Self::advance_transmit) by the number of bytes written, and call
     /// [`poll_transmit`](Self::poll_transmit) once all is written to learn whether to close.
     pub fn transmit_chunks(&mut self) -> impl Iterator<Item = &[u8]> {
@@ -477,7 +479,7 @@ impl Connection {
         self.flush_pongs();
         let payload = frame.as_ref().map_or_else(Bytes::new, CloseFrame::to_bytes);
         self.outbox
-            .push_frame(&mut self.encoder, true, 0, OpCode::Close, &payload);
+            .push_frame(&mut self.encoder, true, 0, OpCode::Close, payload);
         self.closing().sent = Some(frame);
         self.sending = None;
     }
@@ -563,13 +565,17 @@ impl Connection {
     }
 
     /// Moves owed pongs into the output, in the order their pings arrived.
+    #[inline]
     fn flush_pongs(&mut self) {
-        if self.pending_pongs.is_empty() {
-            return;
+        if !self.pending_pongs.is_empty() {
+            self.push_pongs();
         }
+    }
+
+    fn push_pongs(&mut self) {
         for payload in std::mem::take(&mut self.pending_pongs) {
             self.outbox
-                .push_frame(&mut self.encoder, true, 0, OpCode::Pong, &payload);
+                .push_frame(&mut self.encoder, true, 0, OpCode::Pong, payload);
         }
     }
 }

@@ -1,23 +1,57 @@
-//! The bounded output buffer: small frames coalesce into one chunk, large server payloads
-//! are queued as their own chunks without a copy.
+//! The bounded output buffer. A lone unmasked frame is held as its header plus the caller's
+//! payload (a tiny one inline), with nothing allocated; when several frames queue up, small
+//! frames coalesce into one chunk and large server payloads are queued as their own chunks,
+//! without a copy.
 
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::frame::{FrameEncoder, FrameHeader, OpCode};
+use crate::frame::{FrameEncoder, FrameHeader, MAX_HEADER_LEN, OpCode};
 
 /// Server payloads at least this long are queued by reference instead of copied.
 const ZERO_COPY_MIN: usize = 16 * 1024;
 /// The first allocation of the coalescing buffer.
 const INITIAL_TAIL: usize = 1024;
+/// The bytes a lone frame keeps inline: its header, and its payload too when both fit (the
+/// frame then leaves as one chunk). As many as fit in the room `Buffered` takes anyway.
+const INLINE: usize = 22;
 
-/// Bytes owed to the transport, in order: `chunks` first, then `tail`.
+/// Bytes owed to the transport. Empty means nothing is allocated.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
+    queue: Queue,
+    /// Bytes owed; zero exactly when `queue` is `Empty`.
+    len: usize,
+}
+
+#[derive(Debug, Default)]
+enum Queue {
+    #[default]
+    Empty,
+    /// One unmasked frame, the common case of a server that writes after every send.
+    Single(Single),
+    /// Several frames, or a masked one.
+    Buffered(Buffered),
+}
+
+/// One unmasked frame, queued without allocating: `head[start..end]` is what is still owed
+/// of its header, followed by its payload when that fit inline; otherwise `payload` holds the
+/// caller's bytes (advanced as they are written), not copied.
+#[derive(Debug)]
+struct Single {
+    head: [u8; INLINE],
+    start: u8,
+    end: u8,
+    payload: Bytes,
+}
+
+/// Frames in order: `chunks` first, then `tail`, the buffer small frames coalesce in (client
+/// payloads are masked there, never in the caller's buffer, SEC-02).
+#[derive(Debug, Default)]
+struct Buffered {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
-    len: usize,
 }
 
 impl Outbox {
@@ -30,56 +64,228 @@ impl Outbox {
         self.len == 0
     }
 
-    /// Queues a frame. Client payloads are masked into our own buffer (SEC-02); large server
-    /// payloads given as `Bytes` are queued without a copy.
+    /// Queues a frame. Client payloads are masked into our own buffer (SEC-02); a server
+    /// frame queued alone, or with a large payload, keeps the payload without a copy.
     pub(crate) fn push_frame(
         &mut self,
         encoder: &mut FrameEncoder,
         fin: bool,
         rsv: u8,
         opcode: OpCode,
-        payload: &Bytes,
+        payload: Bytes,
     ) {
         let header = encoder.header(fin, rsv, opcode, payload.len() as u64);
-        self.len += header.encoded_len() + payload.len();
-        if header.mask.is_none() && payload.len() >= ZERO_COPY_MIN {
-            let head = if self.tail.is_empty() {
-                // Just the header: a small copy, rather than a tail buffer split in two.
-                let mut out = [0; crate::frame::MAX_HEADER_LEN];
-                let n = header.encode(&mut out);
-                Bytes::copy_from_slice(&out[..n])
+        if header.mask.is_some() {
+            self.len += header.encoded_len() + payload.len();
+            self.buffered().push_masked(&header, &payload);
+            return;
+        }
+        let mut head = [0; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        self.push_unmasked(head, n, payload);
+    }
+
+    /// Queues a frame that is already encoded (a prepared server message), without a copy
+    /// when it is queued alone or is large.
+    pub(crate) fn push_encoded(&mut self, frame: Bytes) {
+        self.push_unmasked([0; MAX_HEADER_LEN], 0, frame);
+    }
+
+    /// Queues `head[..head_len]` followed by `payload`.
+    fn push_unmasked(&mut self, head: [u8; MAX_HEADER_LEN], head_len: usize, payload: Bytes) {
+        self.len += head_len + payload.len();
+        if let Queue::Empty = self.queue {
+            let mut inline = [0; INLINE];
+            inline[..MAX_HEADER_LEN].copy_from_slice(&head);
+            let mut end = head_len;
+            let payload = if end + payload.len() <= INLINE {
+                inline[end..end + payload.len()].copy_from_slice(&payload);
+                end += payload.len();
+                Bytes::new()
             } else {
-                self.push_header(&header);
-                self.tail.split().freeze()
+                payload
             };
-            self.chunks.push_back(head);
-            self.chunks.push_back(payload.clone());
+            self.queue = Queue::Single(Single {
+                head: inline,
+                start: 0,
+                end: end as u8,
+                payload,
+            });
         } else {
-            self.reserve(header.encoded_len() + payload.len());
-            crate::frame::encode_frame(&mut self.tail, &header, payload);
+            self.buffered().push(&head[..head_len], payload);
         }
     }
 
-    /// Queues a frame that is already encoded (a prepared server message).
-    pub(crate) fn push_encoded(&mut self, frame: &Bytes) {
-        self.len += frame.len();
-        if frame.len() >= ZERO_COPY_MIN {
-            if !self.tail.is_empty() {
-                let head = self.tail.split().freeze();
-                self.chunks.push_back(head);
+    /// The queue as `Buffered`, converting a lone frame.
+    fn buffered(&mut self) -> &mut Buffered {
+        if !matches!(self.queue, Queue::Buffered(_)) {
+            let mut buffered = Buffered::default();
+            if let Queue::Single(Single {
+                head,
+                start,
+                end,
+                payload,
+            }) = std::mem::take(&mut self.queue)
+            {
+                buffered.push(&head[start.into()..end.into()], payload);
             }
-            self.chunks.push_back(frame.clone());
-        } else {
-            self.reserve(frame.len());
-            self.tail.extend_from_slice(frame);
+            self.queue = Queue::Buffered(buffered);
+        }
+        match &mut self.queue {
+            Queue::Buffered(buffered) => buffered,
+            Queue::Empty | Queue::Single(_) => unreachable!("converted above"),
         }
     }
 
-    fn push_header(&mut self, header: &FrameHeader) {
-        let mut out = [0; crate::frame::MAX_HEADER_LEN];
-        let n = header.encode(&mut out);
-        self.reserve(n);
-        self.tail.extend_from_slice(&out[..n]);
+    /// Takes the next chunk. Leaves no allocation behind once empty.
+    pub(crate) fn pop(&mut self) -> Option<Bytes> {
+        let chunk = match &mut self.queue {
+            Queue::Empty => return None,
+            Queue::Single(single) => single.pop(),
+            Queue::Buffered(buffered) => buffered.pop()?,
+        };
+        self.len -= chunk.len();
+        if self.len == 0 {
+            self.queue = Queue::Empty;
+        }
+        Some(chunk)
+    }
+
+    /// The buffered chunks in order, for a vectored write.
+    pub(crate) fn chunks(&self) -> Chunks<'_> {
+        match &self.queue {
+            Queue::Empty => Chunks::default(),
+            Queue::Single(single) => Chunks {
+                first: single.head(),
+                last: &single.payload,
+                ..Chunks::default()
+            },
+            Queue::Buffered(buffered) => {
+                let (a, b) = buffered.chunks.as_slices();
+                Chunks {
+                    first: &[],
+                    middle: [a.iter(), b.iter()],
+                    last: &buffered.tail,
+                }
+            }
+        }
+    }
+
+    /// Drops `n` bytes from the front, after they were written.
+    pub(crate) fn advance(&mut self, n: usize) {
+        assert!(n <= self.len, "advanced past the buffered output");
+        if n == self.len {
+            // All written (the common case): release everything at once.
+            self.len = 0;
+            self.queue = Queue::Empty;
+            return;
+        }
+        self.len -= n;
+        match &mut self.queue {
+            Queue::Empty => {}
+            Queue::Single(single) => single.advance(n),
+            Queue::Buffered(buffered) => buffered.advance(n),
+        }
+    }
+
+    /// Heap bytes held by the outbox (capacity, not content). A payload queued by reference
+    /// is the caller's.
+    pub(crate) fn heap_capacity(&self) -> usize {
+        match &self.queue {
+            Queue::Empty | Queue::Single(_) => 0,
+            Queue::Buffered(buffered) => {
+                buffered.tail.capacity() + buffered.chunks.capacity() * std::mem::size_of::<Bytes>()
+            }
+        }
+    }
+}
+
+/// The iterator of [`Outbox::chunks`]: `first`, the chunks of `middle`, then `last`, skipping
+/// empty slices.
+#[derive(Default)]
+pub(crate) struct Chunks<'a> {
+    first: &'a [u8],
+    middle: [std::slice::Iter<'a, Bytes>; 2],
+    last: &'a [u8],
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if !self.first.is_empty() {
+            return Some(std::mem::take(&mut self.first));
+        }
+        for part in &mut self.middle {
+            if let Some(chunk) = part.next() {
+                return Some(chunk);
+            }
+        }
+        if !self.last.is_empty() {
+            return Some(std::mem::take(&mut self.last));
+        }
+        None
+    }
+}
+
+impl Single {
+    /// The part of the header still owed.
+    fn head(&self) -> &[u8] {
+        &self.head[usize::from(self.start)..usize::from(self.end)]
+    }
+
+    /// The next chunk: a small frame as one coalesced copy, a large payload as its own chunk.
+    /// Never called once everything was taken.
+    fn pop(&mut self) -> Bytes {
+        let head = self.head();
+        let chunk = if head.is_empty() {
+            std::mem::take(&mut self.payload)
+        } else if self.payload.len() >= ZERO_COPY_MIN {
+            Bytes::copy_from_slice(head)
+        } else {
+            let mut frame = BytesMut::with_capacity(head.len() + self.payload.len());
+            frame.extend_from_slice(head);
+            frame.extend_from_slice(&std::mem::take(&mut self.payload));
+            frame.freeze()
+        };
+        self.start = self.end;
+        chunk
+    }
+
+    /// Drops `n` written bytes, fewer than are owed.
+    fn advance(&mut self, n: usize) {
+        let from_head = n.min(self.head().len());
+        self.start += from_head as u8;
+        self.payload.advance(n - from_head);
+    }
+}
+
+impl Buffered {
+    /// Queues `head` followed by the unmasked `payload`: a large payload by reference, a
+    /// small one copied into the tail.
+    fn push(&mut self, head: &[u8], payload: Bytes) {
+        if payload.len() >= ZERO_COPY_MIN {
+            if !self.tail.is_empty() {
+                self.reserve(head.len());
+                self.tail.extend_from_slice(head);
+                let front = self.tail.split().freeze();
+                self.chunks.push_back(front);
+            } else if !head.is_empty() {
+                // Just the header: a small copy, rather than a tail buffer split in two.
+                self.chunks.push_back(Bytes::copy_from_slice(head));
+            }
+            self.chunks.push_back(payload);
+        } else {
+            self.reserve(head.len() + payload.len());
+            self.tail.extend_from_slice(head);
+            self.tail.extend_from_slice(&payload);
+        }
+    }
+
+    /// Queues a frame whose payload is masked on its way into the tail.
+    fn push_masked(&mut self, header: &FrameHeader, payload: &[u8]) {
+        self.reserve(header.encoded_len() + payload.len());
+        crate::frame::encode_frame(&mut self.tail, header, payload);
     }
 
     fn reserve(&mut self, additional: usize) {
@@ -93,32 +299,17 @@ impl Outbox {
         }
     }
 
-    /// Takes the next chunk. Leaves no allocation behind once empty.
-    pub(crate) fn pop(&mut self) -> Option<Bytes> {
-        let chunk = match self.chunks.pop_front() {
-            Some(chunk) => chunk,
-            None if !self.tail.is_empty() => std::mem::take(&mut self.tail).freeze(),
-            None => return None,
-        };
-        self.len -= chunk.len();
-        if self.chunks.is_empty() && self.chunks.capacity() > 0 && self.tail.is_empty() {
-            self.chunks = VecDeque::new();
+    /// The next chunk, if any.
+    fn pop(&mut self) -> Option<Bytes> {
+        match self.chunks.pop_front() {
+            Some(chunk) => Some(chunk),
+            None if !self.tail.is_empty() => Some(std::mem::take(&mut self.tail).freeze()),
+            None => None,
         }
-        Some(chunk)
     }
 
-    /// The buffered chunks in order, for a vectored write.
-    pub(crate) fn chunks(&self) -> impl Iterator<Item = &[u8]> {
-        self.chunks
-            .iter()
-            .map(|c| &c[..])
-            .chain((!self.tail.is_empty()).then_some(&self.tail[..]))
-    }
-
-    /// Drops `n` bytes from the front, after they were written.
-    pub(crate) fn advance(&mut self, mut n: usize) {
-        assert!(n <= self.len, "advanced past the buffered output");
-        self.len -= n;
+    /// Drops `n` written bytes, fewer than are owed.
+    fn advance(&mut self, mut n: usize) {
         while n > 0 {
             if let Some(front) = self.chunks.front_mut() {
                 if n >= front.len() {
@@ -133,14 +324,5 @@ impl Outbox {
                 n = 0;
             }
         }
-        if self.len == 0 {
-            self.chunks = VecDeque::new();
-            self.tail = BytesMut::new();
-        }
-    }
-
-    /// Heap bytes held by the outbox (capacity, not content).
-    pub(crate) fn heap_capacity(&self) -> usize {
-        self.tail.capacity() + self.chunks.capacity() * std::mem::size_of::<Bytes>()
     }
 }

@@ -92,7 +92,7 @@ impl Connection {
         {
             self.check_data()?;
             self.flush_pongs();
-            self.outbox.push_encoded(&message.frame);
+            self.outbox.push_encoded(message.frame.clone());
             Ok(())
         } else {
             self.send_message(message.kind.opcode(), message.payload.clone())
@@ -220,17 +220,15 @@ impl Connection {
         let mut opcode = opcode;
         let mut rsv = rsv;
         let mut rest = payload;
-        loop {
-            let piece = rest.split_to(rest.len().min(max));
-            let last = rest.is_empty();
+        while rest.len() > max {
+            let piece = rest.split_to(max);
             self.outbox
-                .push_frame(&mut self.encoder, fin && last, rsv, opcode, &piece);
-            if last {
-                return;
-            }
+                .push_frame(&mut self.encoder, false, rsv, opcode, piece);
             opcode = OpCode::Continuation;
             rsv = 0;
         }
+        self.outbox
+            .push_frame(&mut self.encoder, fin, rsv, opcode, rest);
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
@@ -240,7 +238,7 @@ impl Connection {
         self.check_data()?;
         self.flush_pongs();
         self.outbox
-            .push_frame(&mut self.encoder, true, 0, opcode, &payload);
+            .push_frame(&mut self.encoder, true, 0, opcode, payload);
         Ok(())
     }
 
