@@ -80,40 +80,51 @@ impl Outbox {
             self.buffered().push_masked(&header, &payload);
             return;
         }
-        let mut head = [0; MAX_HEADER_LEN];
-        let n = header.encode(&mut head);
-        self.push_unmasked(head, n, payload);
+        self.push_unmasked(Some(&header), payload);
     }
 
     /// Queues a frame that is already encoded (a prepared server message), without a copy
     /// when it is queued alone or is large.
     pub(crate) fn push_encoded(&mut self, frame: Bytes) {
-        self.push_unmasked([0; MAX_HEADER_LEN], 0, frame);
+        self.push_unmasked(None, frame);
     }
 
-    /// Queues `head[..head_len]` followed by `payload`.
-    fn push_unmasked(&mut self, head: [u8; MAX_HEADER_LEN], head_len: usize, payload: Bytes) {
+    /// Queues `header` (if any) followed by `payload`.
+    fn push_unmasked(&mut self, header: Option<&FrameHeader>, payload: Bytes) {
+        let head_len = header.map_or(0, FrameHeader::encoded_len);
         self.len += head_len + payload.len();
-        if let Queue::Empty = self.queue {
-            let mut inline = [0; INLINE];
-            inline[..MAX_HEADER_LEN].copy_from_slice(&head);
-            let mut end = head_len;
-            let payload = if end + payload.len() <= INLINE {
-                inline[end..end + payload.len()].copy_from_slice(&payload);
-                end += payload.len();
-                Bytes::new()
-            } else {
-                payload
-            };
-            self.queue = Queue::Single(Single {
-                head: inline,
-                start: 0,
-                end: end as u8,
-                payload,
-            });
-        } else {
-            self.buffered().push(&head[..head_len], payload);
+        if !matches!(self.queue, Queue::Empty) {
+            let mut head = [0; MAX_HEADER_LEN];
+            let n = header.map_or(0, |h| h.encode(&mut head));
+            self.buffered().push(&head[..n], payload);
+            return;
         }
+        // Built in place: a header encoded on the stack and copied in cost a
+        // store-forwarding stall per frame (perf).
+        let (tiny, payload) = if head_len + payload.len() <= INLINE {
+            (Some(payload), Bytes::new())
+        } else {
+            (None, payload)
+        };
+        self.queue = Queue::Single(Single {
+            head: [0; INLINE],
+            start: 0,
+            end: 0,
+            payload,
+        });
+        let Queue::Single(single) = &mut self.queue else {
+            unreachable!("set above")
+        };
+        let head = single
+            .head
+            .first_chunk_mut::<MAX_HEADER_LEN>()
+            .expect("INLINE >= MAX_HEADER_LEN");
+        let mut end = header.map_or(0, |h| h.encode(head));
+        if let Some(tiny) = tiny {
+            single.head[end..end + tiny.len()].copy_from_slice(&tiny);
+            end += tiny.len();
+        }
+        single.end = end as u8;
     }
 
     /// The queue as `Buffered`, converting a lone frame.
