@@ -181,6 +181,7 @@ impl FrameDecoder {
     /// Appends the payload of the frame that [`peek_complete`](Self::peek_complete) just
     /// returned for `input` to `dst`, unmasked, as [`decode_into`](Self::decode_into) does,
     /// and returns the frame's length (header and payload) for the caller to consume.
+    #[inline]
     pub(crate) fn unmask_payload_into(
         input: &[u8],
         header: &FrameHeader,
