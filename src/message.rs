@@ -279,7 +279,10 @@ impl Receiver {
         let fragmented = !header.fin || !message.data.is_empty();
         let start = message.data.len();
         let decoded = if fragmented {
-            (self.decoder.decode_into(buf, &mut message.data)?).map(|_| Got::Appended)
+            (self
+                .decoder
+                .decode_into(buf, &mut message.data, max_message_size)?)
+            .map(|_| Got::Appended)
         } else if validate {
             // A single-frame text message is validated once, as a whole; when it is copied
             // out of the input anyway, it is copied into a shared `str`, which the
@@ -322,7 +325,9 @@ impl Receiver {
             self.utf8.feed(&payload[self.seen..])?;
         }
         self.end_frame();
-        if !header.fin {
+        let fin = header.fin
+            || (single.is_none() && self.append_complete_fragments(buf, max_message_size)?);
+        if !fin {
             return Ok(Step::Continue);
         }
         let Some(message) = self.message.take() else {
@@ -330,7 +335,7 @@ impl Receiver {
         };
         let payload = match single {
             Some(payload) => payload,
-            None => message.data.freeze(),
+            None => trimmed(message.data),
         };
         let payload = match (message.rsv, ext) {
             (0, _) => payload,
@@ -347,6 +352,58 @@ impl Receiver {
         } else {
             Event::Binary(payload)
         }))
+    }
+
+    /// Appends the continuation frames that are complete in `buf` to the message being
+    /// reassembled, in one loop, with the same checks in the same order as frame by frame,
+    /// and consumes them from `buf` at once. Stops at an incomplete frame or a control frame
+    /// (both left to [`next`](Self::next)). Returns whether the message's final fragment was
+    /// appended.
+    // Out of line: inlined, it costs the single-frame paths of `next` in register pressure.
+    #[inline(never)]
+    fn append_complete_fragments(
+        &mut self,
+        buf: &mut BytesMut,
+        max_message_size: u64,
+    ) -> Result<bool, ProtocolError> {
+        let mut consumed = 0;
+        let appended = self.append_fragments_from(buf, &mut consumed, max_message_size);
+        buf.advance(consumed);
+        appended
+    }
+
+    /// [`append_complete_fragments`](Self::append_complete_fragments) over `input`, counting
+    /// the bytes it used in `consumed`.
+    fn append_fragments_from(
+        &mut self,
+        input: &[u8],
+        consumed: &mut usize,
+        max_message_size: u64,
+    ) -> Result<bool, ProtocolError> {
+        while let Some((header, header_len)) = self.decoder.peek_complete(&input[*consumed..])? {
+            if header.opcode != OpCode::Continuation {
+                return Ok(false);
+            }
+            self.check_header(&header, max_message_size)?;
+            let Some(message) = &mut self.message else {
+                unreachable!("a fragmented message is in progress")
+            };
+            let start = message.data.len();
+            *consumed += FrameDecoder::unmask_payload_into(
+                &input[*consumed..],
+                &header,
+                header_len,
+                &mut message.data,
+                max_message_size,
+            );
+            if message.text && message.rsv == 0 {
+                self.utf8.feed(&message.data[start..])?;
+            }
+            if header.fin {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Streaming delivery of an untransformed data frame.
@@ -449,6 +506,14 @@ impl Receiver {
         config.allowed_rsv = bits;
         self.decoder.set_config(config);
     }
+}
+
+/// A reassembled payload without the spare capacity of its buffer, so that a delivered message
+/// holds only its own bytes (with glibc and most allocators, shrinking in place copies nothing).
+fn trimmed(data: BytesMut) -> Bytes {
+    let mut data = Vec::from(data);
+    data.shrink_to_fit();
+    Bytes::from(data)
 }
 
 /// A data frame completed by [`Receiver::whole_frame`].

@@ -135,16 +135,18 @@ impl FrameDecoder {
     }
 
     /// Like [`decode`](Self::decode), but appends the completed frame's payload, unmasked, to
-    /// `dst` instead of returning it: reassembly copies each fragment once, with no
-    /// allocation per fragment.
+    /// `dst`, a message being reassembled that may grow to `max_len` bytes, instead of
+    /// returning it: reassembly copies each fragment once, with no allocation per fragment.
     pub(crate) fn decode_into(
         &mut self,
         buf: &mut BytesMut,
         dst: &mut BytesMut,
+        max_len: u64,
     ) -> Result<Option<FrameHeader>, ProtocolError> {
         let Some(done) = self.complete_frame(buf)? else {
             return Ok(None);
         };
+        reserve_reassembly(dst, done.len, max_len);
         dst.extend_from_slice(&buf[..done.unmasked]);
         match done.header.mask {
             Some(key) => extend_unmasked(dst, &buf[done.unmasked..done.len], key, done.key_phase),
@@ -152,6 +154,50 @@ impl FrameDecoder {
         }
         buf.advance(done.len);
         Ok(Some(done.header))
+    }
+
+    /// The next frame, when the decoder is between frames and that frame is complete at the
+    /// front of `input`: its header and the header's length. Nothing is consumed, and a header
+    /// error is the one [`header`](Self::header) would report. With
+    /// [`unmask_payload_into`](Self::unmask_payload_into), a caller reassembles a run of
+    /// complete frames without passing each through the decoder's state, then consumes them
+    /// all at once.
+    #[inline]
+    pub(crate) fn peek_complete(
+        &self,
+        input: &[u8],
+    ) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+        if !self.is_idle() {
+            return Ok(None);
+        }
+        let HeaderStatus::Complete { header, len } = FrameHeader::parse(input, &self.config)?
+        else {
+            return Ok(None);
+        };
+        let complete = ((input.len() - len) as u64) >= header.payload_len;
+        Ok(complete.then_some((header, len)))
+    }
+
+    /// Appends the payload of the frame that [`peek_complete`](Self::peek_complete) just
+    /// returned for `input` to `dst`, unmasked, as [`decode_into`](Self::decode_into) does,
+    /// and returns the frame's length (header and payload) for the caller to consume.
+    #[inline]
+    pub(crate) fn unmask_payload_into(
+        input: &[u8],
+        header: &FrameHeader,
+        header_len: usize,
+        dst: &mut BytesMut,
+        max_len: u64,
+    ) -> usize {
+        // `peek_complete` found the whole payload in `input`, so its length fits.
+        let end = header_len + header.payload_len as usize;
+        let payload = &input[header_len..end];
+        reserve_reassembly(dst, payload.len(), max_len);
+        match header.mask {
+            Some(key) => extend_unmasked(dst, payload, key, 0),
+            None => dst.extend_from_slice(payload),
+        }
+        end
     }
 
     /// Completes the frame in progress like [`decode`](Self::decode), but a payload that
@@ -379,6 +425,20 @@ fn copy_unmasked(
     extend_unmasked(&mut out, &buf[unmasked..n], key, key_phase);
     buf.advance(n);
     out.freeze()
+}
+
+/// Makes room in `dst`, a message being reassembled that may grow to `max_len` bytes, for
+/// `additional` more. The capacity at least doubles (glibc grows large blocks in place; a
+/// 4x step measured no faster on the fragments row and doubles the peak) and never goes past
+/// `max_len` (the caller checked the message limit already).
+fn reserve_reassembly(dst: &mut BytesMut, additional: usize, max_len: u64) {
+    let needed = dst.len() + additional;
+    if needed <= dst.capacity() {
+        return;
+    }
+    let limit = usize::try_from(max_len).unwrap_or(usize::MAX);
+    let target = dst.len().saturating_mul(2).min(limit).max(needed);
+    dst.reserve(target - dst.len());
 }
 
 /// Appends masked `src` to `dst` unmasked, a piece at a time while each piece is in L1.
