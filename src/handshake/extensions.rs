@@ -172,14 +172,16 @@ impl<'a> Cursor<'a> {
     }
 
     fn token(&mut self, what: &'static str) -> Result<&'a [u8], HandshakeError> {
-        let start = self.i;
-        while self.peek().is_some_and(is_tchar) {
-            self.i += 1;
-        }
-        if start == self.i {
+        let rest = self.s.get(self.i..).unwrap_or_default();
+        let len = rest
+            .iter()
+            .position(|&b| !is_tchar(b))
+            .unwrap_or(rest.len());
+        if len == 0 {
             return Err(grammar_error(what));
         }
-        Ok(&self.s[start..self.i])
+        self.i += len;
+        Ok(&rest[..len])
     }
 
     fn quoted(&mut self) -> Result<Vec<u8>, HandshakeError> {

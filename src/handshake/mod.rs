@@ -380,6 +380,18 @@ impl Headers {
             .map(|(_, v)| v)
     }
 
+    /// [`get_all`](Self::get_all) from the field at index `first` on.
+    pub(crate) fn get_all_from<'a>(
+        &'a self,
+        first: usize,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let fields = self.fields.get(first..).unwrap_or_default().iter();
+        fields
+            .filter(move |f| self.span(f.name).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| self.span(f.value))
+    }
+
     /// How many fields are called `name`.
     pub fn count(&self, name: &str) -> usize {
         self.raw()

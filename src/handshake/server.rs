@@ -10,11 +10,11 @@ use bytes::{Buf as _, BytesMut};
 use super::origin::OriginPolicy;
 use super::{
     ByteWriter, CONNECTION, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Extension, HOST,
-    HandshakeError, Headers, Negotiated, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
-    SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE, WEBSOCKET_VERSION,
-    accept_key, check_extensions, check_extra_header, find_head_end, httparse_error, is_field_byte,
-    is_token, key_is_valid, list_contains, parse_extensions, serialize_extensions, split_list,
-    write_field, write_head,
+    HandshakeError, Headers, Negotiated, ORIGIN, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE, WEBSOCKET_VERSION, accept_key,
+    check_extensions, check_extra_header, find_head_end, httparse_error, is_field_byte, is_token,
+    key_is_valid, list_contains, parse_extensions, serialize_extensions, split_list, write_field,
+    write_head,
 };
 
 /// Server-side handshake settings.
@@ -221,12 +221,36 @@ impl RequestParser {
     fn parse_inner(&mut self, buf: &[u8]) -> Result<(ServerStatus, usize), HandshakeError> {
         let max = self.config.max_head_size;
         let window = &buf[..buf.len().min(max)];
-        let Some(end) = find_head_end(window, &mut self.scanned, &mut self.bytes_scanned) else {
-            if buf.len() > max {
-                return Err(HandshakeError::HeadTooLarge { limit: max });
-            }
-            return Ok((ServerStatus::Partial, 0));
+        // A head that arrived in one piece needs no separate search for its end: httparse
+        // finds it. Anything else (or a head httparse rejects, for the error below) takes
+        // the scan.
+        let whole = if self.scanned == 0 && arrived_whole(window) {
+            self.read_head(window).ok().flatten()
+        } else {
+            None
         };
+        let (request, head_len) = match whole {
+            Some(parsed) => parsed,
+            None => {
+                let Some(end) = find_head_end(window, &mut self.scanned, &mut self.bytes_scanned)
+                else {
+                    if buf.len() > max {
+                        return Err(HandshakeError::HeadTooLarge { limit: max });
+                    }
+                    return Ok((ServerStatus::Partial, 0));
+                };
+                self.read_head(&buf[..end])?
+                    .ok_or(HandshakeError::MalformedHttp {
+                        reason: "incomplete request head",
+                    })?
+            }
+        };
+        Ok((classify(request, &self.config.origin_policy)?, head_len))
+    }
+
+    /// Runs httparse on `buf`: the request and the length of its head, `None` when the head
+    /// is incomplete.
+    fn read_head(&mut self, buf: &[u8]) -> Result<Option<(Request, usize)>, HandshakeError> {
         self.parse_attempts += 1;
         // Room for the default number of fields on the stack; a larger limit on the heap.
         let mut on_stack = [const { MaybeUninit::uninit() }; DEFAULT_MAX_HEADERS];
@@ -238,22 +262,18 @@ impl RequestParser {
             &mut on_heap[..]
         };
         let mut req = httparse::Request::new(&mut []);
-        let head_len = match req.parse_with_uninit_headers(&buf[..end], slots) {
+        let head_len = match req.parse_with_uninit_headers(buf, slots) {
             Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => {
-                return Err(HandshakeError::MalformedHttp {
-                    reason: "incomplete request head",
-                });
-            }
+            Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(httparse_error(e, self.config.max_headers)),
         };
         let request = Request::from_parts(
             req.method.unwrap_or_default(),
             req.path.unwrap_or_default(),
             req.version.unwrap_or_default(),
-            Headers::from_httparse_head(&buf[..end], req.headers),
+            Headers::from_httparse_head(buf, req.headers),
         );
-        Ok((classify(request, &self.config.origin_policy)?, head_len))
+        Ok(Some((request, head_len)))
     }
 
     /// Bytes examined while looking for the end of heads, over the parser's life. Exposed
@@ -268,6 +288,15 @@ impl RequestParser {
     pub fn parse_attempts(&self) -> u64 {
         self.parse_attempts
     }
+}
+
+/// Whether `buf` holds a head that arrived in one piece: it ends with a blank line and does
+/// not start with one. httparse then ends the head where the scan would, at the first blank
+/// line: every newline before it ends the request line or a header line (httparse only
+/// skips blank lines before the request line, and refuses folded header lines in requests).
+fn arrived_whole(buf: &[u8]) -> bool {
+    !matches!(buf.first(), Some(b'\r' | b'\n'))
+        && (buf.ends_with(b"\n\n") || buf.ends_with(b"\n\r\n"))
 }
 
 /// Sorts a request into plain HTTP or an upgrade, validating the latter.
@@ -293,8 +322,10 @@ struct UpgradeFields {
     connection_lists_upgrade: bool,
     /// Whether `Transfer-Encoding` or `Content-Length` appears.
     body_headers: bool,
-    protocol_lines: bool,
-    extension_lines: bool,
+    /// The index of the first `Sec-WebSocket-Protocol` field.
+    protocol_lines: Option<usize>,
+    /// The index of the first `Sec-WebSocket-Extensions` field.
+    extension_lines: Option<usize>,
 }
 
 /// Where a header that must appear at most once was found.
@@ -378,8 +409,8 @@ impl UpgradeFields {
                         f.connection_lists_upgrade || list_contains(value, "upgrade");
                 }
                 Some(Known::ContentLength | Known::TransferEncoding) => f.body_headers = true,
-                Some(Known::Protocol) => f.protocol_lines = true,
-                Some(Known::Extensions) => f.extension_lines = true,
+                Some(Known::Protocol) => f.protocol_lines = f.protocol_lines.or(Some(i)),
+                Some(Known::Extensions) => f.extension_lines = f.extension_lines.or(Some(i)),
             }
         }
         f
@@ -493,16 +524,19 @@ impl UpgradeRequest {
             check_no_body(h)?;
         }
         let mut subprotocols = Vec::new();
-        if fields.protocol_lines {
-            for token in h.get_all(SEC_WEBSOCKET_PROTOCOL).flat_map(split_list) {
+        if let Some(first) = fields.protocol_lines {
+            for token in h
+                .get_all_from(first, SEC_WEBSOCKET_PROTOCOL)
+                .flat_map(split_list)
+            {
                 if !is_token(token) {
                     return Err(invalid(SEC_WEBSOCKET_PROTOCOL, "element is not a token"));
                 }
                 subprotocols.push(String::from_utf8_lossy(token).into_owned());
             }
         }
-        if fields.extension_lines {
-            check_extensions(h.get_all(SEC_WEBSOCKET_EXTENSIONS))?;
+        if let Some(first) = fields.extension_lines {
+            check_extensions(h.get_all_from(first, SEC_WEBSOCKET_EXTENSIONS))?;
         }
         let origin = fields.origin.get(ORIGIN)?;
         let origin_value = origin
@@ -608,17 +642,18 @@ impl UpgradeRequest {
         self.check_accept_options(options)?;
         let accept = accept_key(self.request.headers.value_at(self.key));
         let extensions = serialize_agreed(options);
-        let fields = response_fields(&accept, options, extensions.as_deref());
-        // One allocation of the exact size: the status line, each `name: value\r\n`, the
-        // blank line.
-        let size = fields
-            .clone()
-            .fold(STATUS_101.len() + 2, |size, (name, value)| {
-                size + name.len() + value.len() + 4
-            });
+        let agreed = agreed_fields(options, extensions.as_deref());
+        // One allocation of the exact size: the fixed start, the key, each agreed
+        // `name: value\r\n`, the blank line.
+        let fixed = ACCEPT_PREFIX.len() + accept.len() + 4;
+        let size = agreed.clone().fold(fixed, |size, (name, value)| {
+            size + name.len() + value.len() + 4
+        });
         let mut out = Vec::with_capacity(size);
-        out.extend_from_slice(STATUS_101);
-        for (name, value) in fields {
+        out.extend_from_slice(ACCEPT_PREFIX);
+        out.extend_from_slice(&accept);
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in agreed {
             write_field(&mut out, name, value);
         }
         out.extend_from_slice(b"\r\n");
@@ -662,7 +697,7 @@ impl UpgradeRequest {
         let accept = accept_key(self.request.headers.value_at(self.key));
         let extensions = serialize_agreed(options);
         let fields = response_fields(&accept, options, extensions.as_deref())
-            .map(|(name, value)| (name.to_owned(), String::from_utf8_lossy(value).into_owned()))
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect();
         (fields, negotiated(options))
     }
@@ -680,38 +715,46 @@ impl UpgradeRequest {
     }
 }
 
-/// The status line of every accepted upgrade.
-const STATUS_101: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n";
+/// The start of every 101, up to the `Sec-WebSocket-Accept` value: the status line and the
+/// fields that never change, as [`response_fields`] lists them.
+const ACCEPT_PREFIX: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
+    Upgrade: websocket\r\n\
+    Connection: Upgrade\r\n\
+    Sec-WebSocket-Accept: ";
 
 /// The header fields of a 101 response, in order: the upgrade itself, the `accept` key,
 /// then what `options` agreed (`extensions` is their serialised list, if any).
+#[cfg(any(test, feature = "http"))]
 fn response_fields<'a>(
     accept: &'a [u8; 28],
     options: &'a AcceptOptions,
     extensions: Option<&'a str>,
-) -> impl Iterator<Item = (&'a str, &'a [u8])> + Clone {
-    let agreed = options
-        .subprotocol
-        .as_deref()
-        .map(|p| (SEC_WEBSOCKET_PROTOCOL, p));
-    let agreed = agreed
-        .into_iter()
-        .chain(extensions.map(|e| (SEC_WEBSOCKET_EXTENSIONS, e)));
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    // The key is base64, so ASCII.
+    let accept = std::str::from_utf8(accept).unwrap_or_default();
+    [
+        (UPGRADE, "websocket"),
+        (CONNECTION, "Upgrade"),
+        (super::SEC_WEBSOCKET_ACCEPT, accept),
+    ]
+    .into_iter()
+    .chain(agreed_fields(options, extensions))
+}
+
+/// The header fields of a 101 that depend on what `options` agreed, in order
+/// (`extensions` is their serialised list, if any).
+fn agreed_fields<'a>(
+    options: &'a AcceptOptions,
+    extensions: Option<&'a str>,
+) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
+    let protocol = options.subprotocol.as_deref();
     let extra = options
         .headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()));
-    [
-        (UPGRADE, &b"websocket"[..]),
-        (CONNECTION, b"Upgrade"),
-        (SEC_WEBSOCKET_ACCEPT, accept),
-    ]
-    .into_iter()
-    .chain(
-        agreed
-            .chain(extra)
-            .map(|(name, value)| (name, value.as_bytes())),
-    )
+    (protocol.map(|p| (SEC_WEBSOCKET_PROTOCOL, p)).into_iter())
+        .chain(extensions.map(|e| (SEC_WEBSOCKET_EXTENSIONS, e)))
+        .chain(extra)
 }
 
 /// The `Sec-WebSocket-Extensions` value for the agreed extensions; `None` when there are none.
@@ -895,6 +938,77 @@ mod tests {
             check_no_body(&h),
             Err(HandshakeError::UnexpectedBody("Transfer-Encoding"))
         );
+    }
+
+    /// The fixed start of a 101 is what writing its first fields gives, and a full 101 is
+    /// the status line and every field of `response_fields` in order.
+    #[test]
+    fn accept_writes_the_response_fields() {
+        let h = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+            Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: x-a, x-b; p=1\r\n\r\n";
+        let Ok((ServerStatus::Upgrade(request), _)) = RequestParser::default().parse(h) else {
+            panic!("not an upgrade");
+        };
+        let offered = request.extensions().to_vec();
+        let plain = AcceptOptions::new();
+        let full = AcceptOptions::new()
+            .with_subprotocol(Some("chat"))
+            .with_extension(offered[1].clone())
+            .with_extension(offered[0].clone())
+            .with_header("Set-Cookie", "a=b");
+        for options in [plain, full] {
+            let (out, _) = request.accept(&options).unwrap();
+            let accept = accept_key(request.key().as_bytes());
+            let extensions = serialize_agreed(&options);
+            let mut expected = Vec::new();
+            write_head(&mut expected, 101, &[]);
+            for (name, value) in response_fields(&accept, &options, extensions.as_deref()) {
+                write_field(&mut expected, name, value);
+            }
+            expected.extend_from_slice(b"\r\n");
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&expected)
+            );
+            assert_eq!(out.capacity(), out.len(), "allocated to the exact size");
+        }
+    }
+
+    /// A head that arrives in one piece skips the search for its end; the result is the
+    /// one the search gives, also when httparse alone would see the head differently.
+    #[test]
+    fn a_head_that_arrived_whole_parses_as_a_scanned_one() {
+        let upgrade =
+            b"GET /a HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        let heads: [&[u8]; 7] = [
+            upgrade,
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            // httparse skips blank lines before the request line; the search ends there.
+            b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"\nGET / HTTP/1.1\r\nHost: a\r\n\n",
+            // A body that ends with a blank line: the head ends at the first one.
+            b"POST / HTTP/1.1\r\nContent-Length: 6\r\n\r\nx\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\r\n folded\r\n\r\n",
+        ];
+        for head in heads {
+            let mut whole = RequestParser::default();
+            let got = whole.parse(head);
+            // Took the shortcut, unless httparse refused the head.
+            let shortcut = arrived_whole(head) && got.is_ok();
+            assert_eq!(whole.bytes_scanned() == 0, shortcut, "{head:?}");
+            let mut scanned = RequestParser::default();
+            assert_eq!(scanned.parse(&head[..1]), Ok((ServerStatus::Partial, 0)));
+            assert_eq!(scanned.parse(head), got, "{head:?}");
+            assert!(scanned.bytes_scanned() > 0);
+        }
+        assert!(arrived_whole(upgrade));
+        assert!(arrived_whole(b"GET / HTTP/1.1\n\r\n"));
+        assert!(!arrived_whole(b"\r\nGET / HTTP/1.1\r\n\r\n"));
+        assert!(!arrived_whole(b"GET / HTTP/1.1\r\n\r\nframes"));
+        assert!(!arrived_whole(b""));
     }
 
     // HS-S-10
