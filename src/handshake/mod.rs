@@ -561,7 +561,9 @@ pub(crate) fn split_list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Whether the comma-separated list `value` contains `token` (ASCII case-insensitive).
 pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
-    split_list(value).any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
+    // Mostly the list is just the token.
+    value.eq_ignore_ascii_case(token.as_bytes())
+        || split_list(value).any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Whether `b` may appear in a header value this crate writes: visible ASCII, SP or HTAB.

@@ -383,8 +383,9 @@ impl Known {
             24 => (Self::Extensions, SEC_WEBSOCKET_EXTENSIONS),
             _ => return None,
         };
-        name.eq_ignore_ascii_case(spelling.as_bytes())
-            .then_some(known)
+        // Clients nearly always send the usual spelling: the exact compare settles most.
+        let spelling = spelling.as_bytes();
+        (name == spelling || name.eq_ignore_ascii_case(spelling)).then_some(known)
     }
 }
 
@@ -484,10 +485,9 @@ impl UpgradeRequest {
             Cow::Borrowed(_) => None,
             Cow::Owned(resource) => Some(resource),
         };
-        let host = fields
-            .host
-            .get(HOST)?
-            .ok_or(HandshakeError::MissingHeader(HOST))?;
+        let Some(host) = fields.host.get(HOST)? else {
+            return Err(HandshakeError::MissingHeader(HOST));
+        };
         if check_ascii(HOST, h.value_at(host))?.is_empty() {
             return Err(invalid(HOST, "empty"));
         }
@@ -503,20 +503,18 @@ impl UpgradeRequest {
         if !fields.connection_lists_upgrade {
             return Err(invalid(CONNECTION, "does not list upgrade"));
         }
-        let version = fields
-            .version
-            .get(SEC_WEBSOCKET_VERSION)?
-            .ok_or(HandshakeError::MissingHeader(SEC_WEBSOCKET_VERSION))?;
+        let Some(version) = fields.version.get(SEC_WEBSOCKET_VERSION)? else {
+            return Err(HandshakeError::MissingHeader(SEC_WEBSOCKET_VERSION));
+        };
         let version = h.value_at(version);
         if version != WEBSOCKET_VERSION.as_bytes() {
             return Err(HandshakeError::UnsupportedVersion {
                 version: String::from_utf8_lossy(version).into_owned(),
             });
         }
-        let key = fields
-            .key
-            .get(SEC_WEBSOCKET_KEY)?
-            .ok_or(HandshakeError::MissingHeader(SEC_WEBSOCKET_KEY))?;
+        let Some(key) = fields.key.get(SEC_WEBSOCKET_KEY)? else {
+            return Err(HandshakeError::MissingHeader(SEC_WEBSOCKET_KEY));
+        };
         if !key_is_valid(h.value_at(key)) {
             return Err(invalid(SEC_WEBSOCKET_KEY, "not base64 of 16 bytes"));
         }
