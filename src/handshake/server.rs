@@ -352,7 +352,7 @@ impl Unique {
 }
 
 /// The header names [`UpgradeFields`] looks for.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Known {
     Host,
     Origin,
@@ -367,25 +367,27 @@ enum Known {
 }
 
 impl Known {
-    /// Which known header `name` is (ASCII case-insensitive). The length picks the one
-    /// candidate, so each field costs at most one comparison.
+    /// Which known header `name` is (ASCII case-insensitive). The length picks the
+    /// candidates, so most fields cost at most one comparison.
     fn of(name: &[u8]) -> Option<Self> {
-        let (known, spelling) = match name.len() {
-            4 => (Self::Host, HOST),
-            6 => (Self::Origin, ORIGIN),
-            7 => (Self::Upgrade, UPGRADE),
-            10 => (Self::Connection, CONNECTION),
-            14 => (Self::ContentLength, "Content-Length"),
-            17 if matches!(name.first(), Some(b'S' | b's')) => (Self::Key, SEC_WEBSOCKET_KEY),
-            17 => (Self::TransferEncoding, "Transfer-Encoding"),
-            21 => (Self::Version, SEC_WEBSOCKET_VERSION),
-            22 => (Self::Protocol, SEC_WEBSOCKET_PROTOCOL),
-            24 => (Self::Extensions, SEC_WEBSOCKET_EXTENSIONS),
-            _ => return None,
+        // Clients nearly always send the usual spelling, so the exact compare (of a known
+        // length, done inline) settles most.
+        let is = |spelling: &str| {
+            name == spelling.as_bytes() || name.eq_ignore_ascii_case(spelling.as_bytes())
         };
-        // Clients nearly always send the usual spelling: the exact compare settles most.
-        let spelling = spelling.as_bytes();
-        (name == spelling || name.eq_ignore_ascii_case(spelling)).then_some(known)
+        Some(match name.len() {
+            4 if is(HOST) => Self::Host,
+            6 if is(ORIGIN) => Self::Origin,
+            7 if is(UPGRADE) => Self::Upgrade,
+            10 if is(CONNECTION) => Self::Connection,
+            14 if is("Content-Length") => Self::ContentLength,
+            17 if is(SEC_WEBSOCKET_KEY) => Self::Key,
+            17 if is("Transfer-Encoding") => Self::TransferEncoding,
+            21 if is(SEC_WEBSOCKET_VERSION) => Self::Version,
+            22 if is(SEC_WEBSOCKET_PROTOCOL) => Self::Protocol,
+            24 if is(SEC_WEBSOCKET_EXTENSIONS) => Self::Extensions,
+            _ => return None,
+        })
     }
 }
 
@@ -1007,6 +1009,32 @@ mod tests {
         assert!(!arrived_whole(b"\r\nGET / HTTP/1.1\r\n\r\n"));
         assert!(!arrived_whole(b"GET / HTTP/1.1\r\n\r\nframes"));
         assert!(!arrived_whole(b""));
+    }
+
+    #[test]
+    fn known_header_names_match_in_any_case() {
+        let cases = [
+            ("Host", Some(Known::Host)),
+            ("hOST", Some(Known::Host)),
+            ("Pragma", None),
+            ("ORIGIN", Some(Known::Origin)),
+            ("upgrade", Some(Known::Upgrade)),
+            ("User-Agent", None),
+            ("connection", Some(Known::Connection)),
+            ("content-length", Some(Known::ContentLength)),
+            ("sec-websocket-key", Some(Known::Key)),
+            ("SEC-WEBSOCKET-KEY", Some(Known::Key)),
+            ("Sec-WebSocket-Kex", None),
+            ("transfer-encoding", Some(Known::TransferEncoding)),
+            ("Sec-Websocket-Version", Some(Known::Version)),
+            ("sec-websocket-protocol", Some(Known::Protocol)),
+            ("Sec-WebSocket-Extensions", Some(Known::Extensions)),
+            ("Sec-WebSocket-Extension", None),
+            ("", None),
+        ];
+        for (name, known) in cases {
+            assert_eq!(Known::of(name.as_bytes()), known, "{name}");
+        }
     }
 
     // HS-S-10
