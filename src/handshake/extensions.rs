@@ -9,6 +9,7 @@
 //! A quoted-string value must be a token once unescaped. Parsed values are stored unquoted;
 //! serialisation therefore never needs quotes.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::{HandshakeError, SEC_WEBSOCKET_EXTENSIONS, is_tchar, is_token};
@@ -138,13 +139,20 @@ pub fn parse_extensions<'a>(
 ) -> Result<Vec<Extension>, HandshakeError> {
     let mut out = Vec::new();
     for value in values {
-        let before = out.len();
-        Cursor { s: value, i: 0 }.parse_list(&mut out)?;
-        if out.len() == before {
-            return Err(grammar_error("empty extension list"));
-        }
+        Cursor { s: value, i: 0 }.parse_list(Some(&mut out))?;
     }
     Ok(out)
+}
+
+/// Checks what [`parse_extensions`] checks, without building the list: for a server that
+/// may never look at the offer.
+pub(crate) fn check_extensions<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<(), HandshakeError> {
+    for value in values {
+        Cursor { s: value, i: 0 }.parse_list(None)?;
+    }
+    Ok(())
 }
 
 struct Cursor<'a> {
@@ -152,7 +160,7 @@ struct Cursor<'a> {
     i: usize,
 }
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
     }
@@ -163,19 +171,20 @@ impl Cursor<'_> {
         }
     }
 
-    fn token(&mut self, what: &'static str) -> Result<String, HandshakeError> {
-        let start = self.i;
-        while self.peek().is_some_and(is_tchar) {
-            self.i += 1;
-        }
-        if start == self.i {
+    fn token(&mut self, what: &'static str) -> Result<&'a [u8], HandshakeError> {
+        let rest = self.s.get(self.i..).unwrap_or_default();
+        let len = rest
+            .iter()
+            .position(|&b| !is_tchar(b))
+            .unwrap_or(rest.len());
+        if len == 0 {
             return Err(grammar_error(what));
         }
-        // Tokens are ASCII.
-        Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
+        self.i += len;
+        Ok(&rest[..len])
     }
 
-    fn quoted(&mut self) -> Result<String, HandshakeError> {
+    fn quoted(&mut self) -> Result<Vec<u8>, HandshakeError> {
         self.i += 1; // opening quote
         let mut value = Vec::new();
         loop {
@@ -203,14 +212,17 @@ impl Cursor<'_> {
         if !is_token(&value) {
             return Err(grammar_error("quoted parameter value is not a token"));
         }
-        Ok(String::from_utf8_lossy(&value).into_owned())
+        Ok(value)
     }
 
-    fn parse_list(&mut self, out: &mut Vec<Extension>) -> Result<(), HandshakeError> {
+    /// Parses one line's list, appending its extensions to `out` when given (otherwise only
+    /// checking the grammar). Fails on a line without any extension.
+    fn parse_list(&mut self, mut out: Option<&mut Vec<Extension>>) -> Result<(), HandshakeError> {
+        let mut found = false;
         loop {
             self.skip_ows();
             match self.peek() {
-                None => return Ok(()),
+                None => break,
                 Some(b',') => {
                     self.i += 1;
                     continue;
@@ -230,22 +242,42 @@ impl Cursor<'_> {
                     self.i += 1;
                     self.skip_ows();
                     value = Some(if self.peek() == Some(b'"') {
-                        self.quoted()?
+                        Cow::Owned(self.quoted()?)
                     } else {
-                        self.token("expected a parameter value")?
+                        Cow::Borrowed(self.token("expected a parameter value")?)
                     });
                     self.skip_ows();
                 }
-                params.push(ExtensionParam { name: pname, value });
+                if out.is_some() {
+                    params.push(ExtensionParam {
+                        name: ascii_string(pname),
+                        value: value.as_deref().map(ascii_string),
+                    });
+                }
             }
-            out.push(Extension { name, params });
+            found = true;
+            if let Some(out) = out.as_deref_mut() {
+                out.push(Extension {
+                    name: ascii_string(name),
+                    params,
+                });
+            }
             match self.peek() {
-                None => return Ok(()),
+                None => break,
                 Some(b',') => self.i += 1,
                 Some(_) => return Err(grammar_error("unexpected character")),
             }
         }
+        if !found {
+            return Err(grammar_error("empty extension list"));
+        }
+        Ok(())
     }
+}
+
+/// A token as a `String` (tokens are ASCII, so the check cannot fail).
+fn ascii_string(token: &[u8]) -> String {
+    std::str::from_utf8(token).unwrap_or_default().to_owned()
 }
 
 fn grammar_error(reason: &'static str) -> HandshakeError {

@@ -39,13 +39,13 @@ mod origin;
 mod server;
 
 use std::fmt::Write as _;
-use std::ops::Range;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use sha1::{Digest as _, Sha1};
 
 pub use client::{ClientConfig, ClientHandshake, ClientStatus, Response, Target};
+pub(crate) use extensions::check_extensions;
 pub use extensions::{Extension, ExtensionParam, parse_extensions, serialize_extensions};
 pub use origin::{OriginHook, OriginPolicy};
 pub use server::{
@@ -86,10 +86,18 @@ const KEY_ENGINE: GeneralPurpose = GeneralPurpose::new(
 /// );
 /// ```
 pub fn derive_accept_key(key: &[u8]) -> String {
+    String::from_utf8_lossy(&accept_key(key)).into_owned()
+}
+
+/// [`derive_accept_key`] without an allocation: the 28 base64 characters.
+pub(crate) fn accept_key(key: &[u8]) -> [u8; 28] {
     let mut sha1 = Sha1::new();
     sha1.update(trim_ows(key));
     sha1.update(WEBSOCKET_GUID.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(sha1.finalize())
+    let mut out = [0; 28];
+    // 20 bytes always encode to 28 characters, so this cannot fail.
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(sha1.finalize(), &mut out);
+    out
 }
 
 /// Whether `key` is a valid `Sec-WebSocket-Key`: base64 decoding to exactly 16 bytes.
@@ -296,18 +304,32 @@ pub struct Negotiated {
 /// case and are compared ASCII case-insensitively; values are raw bytes with surrounding
 /// whitespace trimmed.
 ///
-/// All names share one buffer and all values another, so a parsed head costs three
-/// allocations, not two per field.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// All names and values share one buffer (for a parsed head, a copy of its header lines),
+/// so a head costs two allocations, not two per field.
+#[derive(Clone, Default)]
 pub struct Headers {
-    /// Every field's name, back to back.
-    names: String,
-    /// Every field's value, back to back.
-    values: Vec<u8>,
-    /// Where each field's name ends in `names` and its value in `values`; each starts where
-    /// the field before it ended.
-    ends: Vec<(usize, usize)>,
+    /// The bytes the names and values are in. Names come from `&str`, so each name's span
+    /// is UTF-8.
+    bytes: Vec<u8>,
+    /// Each field's name and value as spans of `bytes`, in order.
+    fields: Vec<Field>,
 }
+
+/// Where one field's name and value are in [`Headers::bytes`]: `(start, end)` each.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+impl PartialEq for Headers {
+    /// The same fields in the same order (names compared byte for byte).
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.raw().eq(other.raw())
+    }
+}
+
+impl Eq for Headers {}
 
 impl std::fmt::Debug for Headers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -329,9 +351,14 @@ impl Headers {
     }
 
     fn push_str(&mut self, name: &str, value: &[u8]) {
-        self.names.push_str(name);
-        self.values.extend_from_slice(trim_ows(value));
-        self.ends.push((self.names.len(), self.values.len()));
+        let name_start = self.bytes.len();
+        self.bytes.extend_from_slice(name.as_bytes());
+        let value_start = self.bytes.len();
+        self.bytes.extend_from_slice(trim_ows(value));
+        self.fields.push(Field {
+            name: (name_start, value_start),
+            value: (value_start, self.bytes.len()),
+        });
     }
 
     /// The value of the first field called `name`.
@@ -353,6 +380,18 @@ impl Headers {
             .map(|(_, v)| v)
     }
 
+    /// [`get_all`](Self::get_all) from the field at index `first` on.
+    pub(crate) fn get_all_from<'a>(
+        &'a self,
+        first: usize,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let fields = self.fields.get(first..).unwrap_or_default().iter();
+        fields
+            .filter(move |f| self.span(f.name).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| self.span(f.value))
+    }
+
     /// How many fields are called `name`.
     pub fn count(&self, name: &str) -> usize {
         self.raw()
@@ -363,54 +402,82 @@ impl Headers {
     /// Whether the comma-separated token lists of every field called `name`, merged,
     /// contain `token` (ASCII case-insensitive), e.g. `Connection: keep-alive, Upgrade`.
     pub fn contains_token(&self, name: &str, token: &str) -> bool {
-        self.get_all(name)
-            .flat_map(split_list)
-            .any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
+        self.get_all(name).any(|v| list_contains(v, token))
     }
 
     /// Every field as `(name, value)`, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.spans()
-            .map(|(name, value)| (&self.names[name], &self.values[value]))
+        // A name's span holds exactly the bytes of a `&str`, so the check cannot fail.
+        self.raw()
+            .map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value))
     }
 
-    /// Every field with its name as bytes: the lookups compare bytes, so they skip the
-    /// character-boundary checks of slicing a `str`.
-    fn raw(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.spans()
-            .map(|(name, value)| (&self.names.as_bytes()[name], &self.values[value]))
+    /// Every field with its name as bytes: the lookups compare bytes.
+    pub(crate) fn raw(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.fields
+            .iter()
+            .map(|field| (self.span(field.name), self.span(field.value)))
     }
 
-    /// Where each field's name and value are in `names` and `values`.
-    fn spans(&self) -> impl Iterator<Item = (Range<usize>, Range<usize>)> + '_ {
-        let mut start = (0, 0);
-        self.ends.iter().map(move |&(name_end, value_end)| {
-            let spans = (start.0..name_end, start.1..value_end);
-            start = (name_end, value_end);
-            spans
-        })
+    fn span(&self, (start, end): (usize, usize)) -> &[u8] {
+        self.bytes.get(start..end).unwrap_or_default()
+    }
+
+    /// The value of the field at `index` (in the order received); empty when out of range.
+    pub(crate) fn value_at(&self, index: usize) -> &[u8] {
+        self.fields
+            .get(index)
+            .map_or(&[], |field| self.span(field.value))
     }
 
     /// The number of fields.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.fields.len()
     }
 
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.fields.is_empty()
     }
 
+    /// The fields httparse found, each copied.
     pub(crate) fn from_httparse(headers: &[httparse::Header<'_>]) -> Self {
+        let size = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
         let mut out = Self {
-            names: String::with_capacity(headers.iter().map(|h| h.name.len()).sum()),
-            values: Vec::with_capacity(headers.iter().map(|h| h.value.len()).sum()),
-            ends: Vec::with_capacity(headers.len()),
+            bytes: Vec::with_capacity(size),
+            fields: Vec::with_capacity(headers.len()),
         };
         for h in headers {
             out.push_str(h.name, h.value);
         }
         out
+    }
+
+    /// The fields httparse found in `head`, with one copy of the lines that hold them
+    /// instead of one per name and value (httparse has already trimmed the values).
+    pub(crate) fn from_httparse_head(head: &[u8], headers: &[httparse::Header<'_>]) -> Self {
+        // httparse's names and values are slices of `head`: this is where.
+        let base = head.as_ptr() as usize;
+        let span = |s: &[u8]| {
+            let start = (s.as_ptr() as usize).wrapping_sub(base);
+            (start, start.wrapping_add(s.len()))
+        };
+        let (Some(first), Some(last)) = (headers.first(), headers.last()) else {
+            return Self::new();
+        };
+        let start = span(first.name.as_bytes()).0;
+        let Some(bytes) = head.get(start..span(last.value).1) else {
+            return Self::from_httparse(headers);
+        };
+        let rebase = |(s, e): (usize, usize)| (s.wrapping_sub(start), e.wrapping_sub(start));
+        let fields = headers.iter().map(|h| Field {
+            name: rebase(span(h.name.as_bytes())),
+            value: rebase(span(h.value)),
+        });
+        Self {
+            bytes: bytes.to_vec(),
+            fields: fields.collect(),
+        }
     }
 
     /// The single value of `name`: `Ok(None)` when absent, an error when repeated.
@@ -450,10 +517,22 @@ pub(crate) const RESERVED_HEADERS: [&str; 9] = [
 
 /// Whether `b` is an RFC 9110 `tchar`.
 pub(crate) const fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*')
-        || matches!(b, b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+    TCHAR[b as usize]
 }
+
+/// [`is_tchar`] as a table: one load per byte in the token scans of header values.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*')
+            || matches!(b, b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+        i += 1;
+    }
+    table
+};
 
 /// Whether `s` is a non-empty RFC 9110 `token`.
 pub(crate) fn is_token(s: &[u8]) -> bool {
@@ -478,6 +557,13 @@ pub(crate) fn split_list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .split(|&b| b == b',')
         .map(trim_ows)
         .filter(|t| !t.is_empty())
+}
+
+/// Whether the comma-separated list `value` contains `token` (ASCII case-insensitive).
+pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
+    // Mostly the list is just the token.
+    value.eq_ignore_ascii_case(token.as_bytes())
+        || split_list(value).any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Whether `b` may appear in a header value this crate writes: visible ASCII, SP or HTAB.
@@ -543,10 +629,10 @@ pub(crate) fn write_head(out: &mut Vec<u8>, status: u16, headers: &[(&str, &str)
 }
 
 /// Writes one `name: value\r\n` line.
-pub(crate) fn write_field(out: &mut Vec<u8>, name: &str, value: &str) {
+pub(crate) fn write_field(out: &mut Vec<u8>, name: &str, value: impl AsRef<[u8]>) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(value.as_ref());
     out.extend_from_slice(b"\r\n");
 }
 
@@ -584,45 +670,48 @@ pub(crate) fn find_head_end(buf: &[u8], scanned: &mut usize, counter: &mut u64) 
     // A terminator is "\n\n" or "\n\r\n"; resume two bytes back so one split across calls
     // is still found.
     let from = start.saturating_sub(2);
-    let hay = &buf[from..];
-    let mut found = None;
-    let mut i = 0;
-    while let Some(pos) = find_newline(&hay[i..]) {
-        let nl = i + pos;
-        match hay.get(nl + 1) {
-            Some(b'\n') => {
-                found = Some(from + nl + 2);
-                break;
-            }
-            Some(b'\r') if hay.get(nl + 2) == Some(&b'\n') => {
-                found = Some(from + nl + 3);
-                break;
-            }
-            _ => i = nl + 1,
-        }
-    }
+    let found = find_blank_line(&buf[from..]).map(|end| from + end);
     let end = found.unwrap_or(buf.len());
     *counter += (end - from) as u64;
     *scanned = end;
     found
 }
 
-/// The first `\n` in `hay`. Whole 16-byte groups are tested at once (the compiler turns the
-/// OR of comparisons into one vector compare), since header lines are tens of bytes long.
-fn find_newline(hay: &[u8]) -> Option<usize> {
+/// The index just after the first blank line (`\n\n` or `\n\r\n`) in `hay`. Whole 16-byte
+/// groups are tested at once and only the newlines found are looked at, since header lines
+/// are tens of bytes long.
+fn find_blank_line(hay: &[u8]) -> Option<usize> {
+    let blank_line_end = |nl: usize| match hay.get(nl + 1) {
+        Some(b'\n') => Some(nl + 2),
+        Some(b'\r') if hay.get(nl + 2) == Some(&b'\n') => Some(nl + 3),
+        _ => None,
+    };
     let mut groups = hay.chunks_exact(16);
     let mut base = 0;
     for group in &mut groups {
-        if group.iter().fold(false, |any, &b| any | (b == b'\n')) {
-            return group.iter().position(|&b| b == b'\n').map(|p| base + p);
+        let mut newlines = newline_flags(group.try_into().unwrap_or_default());
+        while newlines != 0 {
+            let nl = base + newlines.trailing_zeros() as usize / 8;
+            if let Some(end) = blank_line_end(nl) {
+                return Some(end);
+            }
+            newlines &= newlines - 1;
         }
         base += 16;
     }
-    groups
-        .remainder()
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|p| base + p)
+    let rest = groups.remainder().iter().enumerate();
+    rest.filter(|&(_, &b)| b == b'\n')
+        .find_map(|(i, _)| blank_line_end(base + i))
+}
+
+/// The top bit of byte `i` set where `group[i]` is `\n`, every other bit clear: a zero-byte
+/// test on `group` XOR newlines, in two 64-bit words, exact (no carry crosses a byte).
+fn newline_flags(group: [u8; 16]) -> u128 {
+    const LOW7: u128 = u128::MAX / 255 * 0x7f;
+    let x = u128::from_le_bytes(group) ^ (u128::MAX / 255 * u128::from(b'\n'));
+    // A byte of `x` is zero iff adding 0x7f to its low 7 bits, OR-ed with it, leaves the top
+    // bit clear.
+    !(((x & LOW7) + LOW7) | x) & !LOW7
 }
 
 #[cfg(test)]
@@ -630,12 +719,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn find_newline_matches_position() {
-        let line = b"Host: example.com\r\nUpgrade: websocket\r\n\r\n";
-        for start in 0..line.len() {
-            for end in start..=line.len() {
-                let hay = &line[start..end];
-                assert_eq!(find_newline(hay), hay.iter().position(|&b| b == b'\n'));
+    fn blank_line_search_matches_a_naive_one() {
+        let naive = |hay: &[u8]| {
+            (0..hay.len()).find_map(|i| {
+                if hay[i..].starts_with(b"\n\n") {
+                    Some(i + 2)
+                } else if hay[i..].starts_with(b"\n\r\n") {
+                    Some(i + 3)
+                } else {
+                    None
+                }
+            })
+        };
+        let head = b"GET / HTTP/1.1\r\nHost: example.com\nUpgrade: websocket\r\n\r\nX\n\n";
+        for start in 0..head.len() {
+            for end in start..=head.len() {
+                let hay = &head[start..end];
+                assert_eq!(find_blank_line(hay), naive(hay), "{start}..{end}");
+            }
+        }
+        // Newlines at every position of a group, and lone CRs.
+        for gap in 0..40 {
+            let mut hay = vec![b'a'; gap];
+            hay.extend_from_slice(b"\n\ra\r\n\n");
+            assert_eq!(find_blank_line(&hay), naive(&hay), "gap {gap}");
+        }
+        // Every byte value, at every position of a group, against every neighbour.
+        for b in 0..=255u8 {
+            for at in 0..16 {
+                let mut group = [b'\n' ^ 1; 16];
+                group[at] = b;
+                let flags = newline_flags(group);
+                let expected = if b == b'\n' { 0x80u128 << (8 * at) } else { 0 };
+                assert_eq!(flags, expected, "byte {b} at {at}");
+                group = [b; 16];
+                group[at] = b'\n';
+                let others = if b == b'\n' {
+                    u128::MAX / 255 * 0x80
+                } else {
+                    0
+                };
+                assert_eq!(newline_flags(group), others | (0x80u128 << (8 * at)));
             }
         }
     }

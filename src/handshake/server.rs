@@ -1,16 +1,20 @@
 //! The server side: parse and validate an upgrade request; write a 101 or a rejection.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
 use bytes::{Buf as _, BytesMut};
 
 use super::origin::OriginPolicy;
 use super::{
     ByteWriter, CONNECTION, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, Extension, HOST,
-    HandshakeError, Headers, Negotiated, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
-    SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE, WEBSOCKET_VERSION,
-    check_extra_header, derive_accept_key, find_head_end, httparse_error, is_field_byte, is_token,
-    key_is_valid, parse_extensions, serialize_extensions, split_list, write_field, write_head,
+    HandshakeError, Headers, Negotiated, ORIGIN, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE, WEBSOCKET_VERSION, accept_key,
+    check_extensions, check_extra_header, find_head_end, httparse_error, is_field_byte, is_token,
+    key_is_valid, list_contains, parse_extensions, serialize_extensions, split_list, write_field,
+    write_head,
 };
 
 /// Server-side handshake settings.
@@ -59,12 +63,25 @@ impl Default for ServerConfig {
 }
 
 /// A parsed HTTP/1.x request head.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
-    method: String,
-    target: String,
+    /// The method then the target, back to back (one allocation for both).
+    line: String,
+    /// Where the method ends in `line`.
+    method_len: usize,
     minor_version: u8,
     headers: Headers,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method())
+            .field("target", &self.target())
+            .field("minor_version", &self.minor_version)
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 impl Request {
@@ -76,9 +93,16 @@ impl Request {
         minor_version: u8,
         headers: Headers,
     ) -> Self {
+        Self::from_parts(&method.into(), &target.into(), minor_version, headers)
+    }
+
+    fn from_parts(method: &str, target: &str, minor_version: u8, headers: Headers) -> Self {
+        let mut line = String::with_capacity(method.len() + target.len());
+        line.push_str(method);
+        line.push_str(target);
         Self {
-            method: method.into(),
-            target: target.into(),
+            line,
+            method_len: method.len(),
             minor_version,
             headers,
         }
@@ -86,12 +110,12 @@ impl Request {
 
     /// The method, e.g. `GET`.
     pub fn method(&self) -> &str {
-        &self.method
+        self.line.get(..self.method_len).unwrap_or_default()
     }
 
     /// The request target as received, e.g. `/chat?room=1`.
     pub fn target(&self) -> &str {
-        &self.target
+        self.line.get(self.method_len..).unwrap_or_default()
     }
 
     /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
@@ -108,16 +132,15 @@ impl Request {
     /// `websocket`, or it carries `Sec-WebSocket-Key` or `Sec-WebSocket-Version`. A request
     /// that does not is plain HTTP (a page, an API call) and is never an error.
     pub fn is_websocket_upgrade(&self) -> bool {
-        self.headers.contains_token(UPGRADE, "websocket")
-            || self.headers.count(SEC_WEBSOCKET_KEY) > 0
-            || self.headers.count(SEC_WEBSOCKET_VERSION) > 0
+        UpgradeFields::scan(&self.headers).is_upgrade()
     }
 
     /// Validates this request as a WebSocket upgrade (RFC 6455 section 4.2.1), whether or
     /// not [`is_websocket_upgrade`](Self::is_websocket_upgrade) holds: for a router that has
     /// already decided this path is a WebSocket endpoint.
     pub fn into_upgrade(self, policy: &OriginPolicy) -> Result<UpgradeRequest, HandshakeError> {
-        UpgradeRequest::validate(self, policy)
+        let fields = UpgradeFields::scan(&self.headers);
+        UpgradeRequest::validate(self, &fields, policy)
     }
 }
 
@@ -198,12 +221,36 @@ impl RequestParser {
     fn parse_inner(&mut self, buf: &[u8]) -> Result<(ServerStatus, usize), HandshakeError> {
         let max = self.config.max_head_size;
         let window = &buf[..buf.len().min(max)];
-        let Some(end) = find_head_end(window, &mut self.scanned, &mut self.bytes_scanned) else {
-            if buf.len() > max {
-                return Err(HandshakeError::HeadTooLarge { limit: max });
-            }
-            return Ok((ServerStatus::Partial, 0));
+        // A head that arrived in one piece needs no separate search for its end: httparse
+        // finds it. Anything else (or a head httparse rejects, for the error below) takes
+        // the scan.
+        let whole = if self.scanned == 0 && arrived_whole(window) {
+            self.read_head(window).ok().flatten()
+        } else {
+            None
         };
+        let (request, head_len) = match whole {
+            Some(parsed) => parsed,
+            None => {
+                let Some(end) = find_head_end(window, &mut self.scanned, &mut self.bytes_scanned)
+                else {
+                    if buf.len() > max {
+                        return Err(HandshakeError::HeadTooLarge { limit: max });
+                    }
+                    return Ok((ServerStatus::Partial, 0));
+                };
+                self.read_head(&buf[..end])?
+                    .ok_or(HandshakeError::MalformedHttp {
+                        reason: "incomplete request head",
+                    })?
+            }
+        };
+        Ok((classify(request, &self.config.origin_policy)?, head_len))
+    }
+
+    /// Runs httparse on `buf`: the request and the length of its head, `None` when the head
+    /// is incomplete.
+    fn read_head(&mut self, buf: &[u8]) -> Result<Option<(Request, usize)>, HandshakeError> {
         self.parse_attempts += 1;
         // Room for the default number of fields on the stack; a larger limit on the heap.
         let mut on_stack = [const { MaybeUninit::uninit() }; DEFAULT_MAX_HEADERS];
@@ -215,22 +262,18 @@ impl RequestParser {
             &mut on_heap[..]
         };
         let mut req = httparse::Request::new(&mut []);
-        let head_len = match req.parse_with_uninit_headers(&buf[..end], slots) {
+        let head_len = match req.parse_with_uninit_headers(buf, slots) {
             Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => {
-                return Err(HandshakeError::MalformedHttp {
-                    reason: "incomplete request head",
-                });
-            }
+            Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(httparse_error(e, self.config.max_headers)),
         };
-        let request = Request {
-            method: req.method.unwrap_or_default().to_owned(),
-            target: req.path.unwrap_or_default().to_owned(),
-            minor_version: req.version.unwrap_or_default(),
-            headers: Headers::from_httparse(req.headers),
-        };
-        Ok((classify(request, &self.config.origin_policy)?, head_len))
+        let request = Request::from_parts(
+            req.method.unwrap_or_default(),
+            req.path.unwrap_or_default(),
+            req.version.unwrap_or_default(),
+            Headers::from_httparse_head(buf, req.headers),
+        );
+        Ok(Some((request, head_len)))
     }
 
     /// Bytes examined while looking for the end of heads, over the parser's life. Exposed
@@ -247,36 +290,192 @@ impl RequestParser {
     }
 }
 
+/// Whether `buf` holds a head that arrived in one piece: it ends with a blank line and does
+/// not start with one. httparse then ends the head where the scan would, at the first blank
+/// line: every newline before it ends the request line or a header line (httparse only
+/// skips blank lines before the request line, and refuses folded header lines in requests).
+fn arrived_whole(buf: &[u8]) -> bool {
+    !matches!(buf.first(), Some(b'\r' | b'\n'))
+        && (buf.ends_with(b"\n\n") || buf.ends_with(b"\n\r\n"))
+}
+
 /// Sorts a request into plain HTTP or an upgrade, validating the latter.
-pub(crate) fn classify(
-    request: Request,
-    policy: &OriginPolicy,
-) -> Result<ServerStatus, HandshakeError> {
-    if !request.is_websocket_upgrade() {
+fn classify(request: Request, policy: &OriginPolicy) -> Result<ServerStatus, HandshakeError> {
+    let fields = UpgradeFields::scan(&request.headers);
+    if !fields.is_upgrade() {
         return Ok(ServerStatus::NotUpgrade(request));
     }
-    UpgradeRequest::validate(request, policy).map(ServerStatus::Upgrade)
+    UpgradeRequest::validate(request, &fields, policy).map(ServerStatus::Upgrade)
+}
+
+/// The header fields an upgrade depends on, spotted in one pass over a head: every check
+/// then reads these instead of searching the fields again.
+#[derive(Default)]
+struct UpgradeFields {
+    host: Unique,
+    version: Unique,
+    key: Unique,
+    origin: Unique,
+    upgrade_lines: usize,
+    upgrade_lists_websocket: bool,
+    connection_lines: usize,
+    connection_lists_upgrade: bool,
+    /// Whether `Transfer-Encoding` or `Content-Length` appears.
+    body_headers: bool,
+    /// The index of the first `Sec-WebSocket-Protocol` field.
+    protocol_lines: Option<usize>,
+    /// The index of the first `Sec-WebSocket-Extensions` field.
+    extension_lines: Option<usize>,
+}
+
+/// Where a header that must appear at most once was found.
+#[derive(Clone, Copy, Default)]
+struct Unique {
+    /// The index of its first field.
+    first: Option<usize>,
+    repeated: bool,
+}
+
+impl Unique {
+    fn see(&mut self, index: usize) {
+        self.repeated |= self.first.is_some();
+        self.first = self.first.or(Some(index));
+    }
+
+    /// The field's index: `Ok(None)` when absent, an error when repeated.
+    fn get(self, name: &'static str) -> Result<Option<usize>, HandshakeError> {
+        if self.repeated {
+            return Err(HandshakeError::DuplicateHeader(name));
+        }
+        Ok(self.first)
+    }
+}
+
+/// The header names [`UpgradeFields`] looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    Host,
+    Origin,
+    Upgrade,
+    Connection,
+    ContentLength,
+    TransferEncoding,
+    Key,
+    Version,
+    Protocol,
+    Extensions,
+}
+
+impl Known {
+    /// Which known header `name` is (ASCII case-insensitive). The length picks the
+    /// candidates, so most fields cost at most one comparison.
+    fn of(name: &[u8]) -> Option<Self> {
+        // Clients nearly always send the usual spelling, so the exact compare (of a known
+        // length, done inline) settles most.
+        let is = |spelling: &str| {
+            name == spelling.as_bytes() || name.eq_ignore_ascii_case(spelling.as_bytes())
+        };
+        Some(match name.len() {
+            4 if is(HOST) => Self::Host,
+            6 if is(ORIGIN) => Self::Origin,
+            7 if is(UPGRADE) => Self::Upgrade,
+            10 if is(CONNECTION) => Self::Connection,
+            14 if is("Content-Length") => Self::ContentLength,
+            17 if is(SEC_WEBSOCKET_KEY) => Self::Key,
+            17 if is("Transfer-Encoding") => Self::TransferEncoding,
+            21 if is(SEC_WEBSOCKET_VERSION) => Self::Version,
+            22 if is(SEC_WEBSOCKET_PROTOCOL) => Self::Protocol,
+            24 if is(SEC_WEBSOCKET_EXTENSIONS) => Self::Extensions,
+            _ => return None,
+        })
+    }
+}
+
+impl UpgradeFields {
+    fn scan(headers: &Headers) -> Self {
+        let mut f = Self::default();
+        for (i, (name, value)) in headers.raw().enumerate() {
+            match Known::of(name) {
+                None => {}
+                Some(Known::Host) => f.host.see(i),
+                Some(Known::Origin) => f.origin.see(i),
+                Some(Known::Key) => f.key.see(i),
+                Some(Known::Version) => f.version.see(i),
+                Some(Known::Upgrade) => {
+                    f.upgrade_lines += 1;
+                    f.upgrade_lists_websocket =
+                        f.upgrade_lists_websocket || list_contains(value, "websocket");
+                }
+                Some(Known::Connection) => {
+                    f.connection_lines += 1;
+                    f.connection_lists_upgrade =
+                        f.connection_lists_upgrade || list_contains(value, "upgrade");
+                }
+                Some(Known::ContentLength | Known::TransferEncoding) => f.body_headers = true,
+                Some(Known::Protocol) => f.protocol_lines = f.protocol_lines.or(Some(i)),
+                Some(Known::Extensions) => f.extension_lines = f.extension_lines.or(Some(i)),
+            }
+        }
+        f
+    }
+
+    /// [`Request::is_websocket_upgrade`].
+    fn is_upgrade(&self) -> bool {
+        self.upgrade_lists_websocket || self.key.first.is_some() || self.version.first.is_some()
+    }
 }
 
 /// A valid WebSocket upgrade request (RFC 6455 section 4.2.1), waiting for the application
 /// to [`accept`](Self::accept) or [`reject`](Self::reject) it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct UpgradeRequest {
     request: Request,
-    resource: String,
-    host: String,
-    key: String,
-    origin: Option<String>,
+    /// The resource name when it is not the target itself (an absolute-form target).
+    resource: Option<String>,
+    /// Where the `Host`, `Sec-WebSocket-Key` and `Origin` fields are in the request's
+    /// headers; their values were checked to be ASCII.
+    host: usize,
+    key: usize,
+    origin: Option<usize>,
     subprotocols: Vec<String>,
-    extensions: Vec<Extension>,
+    /// The offered extensions, parsed on first use: validation only checks their grammar,
+    /// since a server that supports none never looks at them.
+    extensions: OnceLock<Vec<Extension>>,
+}
+
+impl PartialEq for UpgradeRequest {
+    fn eq(&self, other: &Self) -> bool {
+        // Everything else is derived from the request.
+        self.request == other.request
+    }
+}
+
+impl Eq for UpgradeRequest {}
+
+impl fmt::Debug for UpgradeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpgradeRequest")
+            .field("request", &self.request)
+            .field("resource", &self.resource())
+            .field("host", &self.host())
+            .field("key", &self.key())
+            .field("origin", &self.origin())
+            .field("subprotocols", &self.subprotocols)
+            .field("extensions", &self.extensions())
+            .finish()
+    }
 }
 
 impl UpgradeRequest {
-    fn validate(request: Request, policy: &OriginPolicy) -> Result<Self, HandshakeError> {
+    fn validate(
+        request: Request,
+        fields: &UpgradeFields,
+        policy: &OriginPolicy,
+    ) -> Result<Self, HandshakeError> {
         let h = &request.headers;
-        if request.method != "GET" {
+        if request.method() != "GET" {
             return Err(HandshakeError::MethodNotAllowed {
-                method: request.method.clone(),
+                method: request.method().to_owned(),
             });
         }
         if request.minor_version < 1 {
@@ -284,58 +483,82 @@ impl UpgradeRequest {
                 minor: request.minor_version,
             });
         }
-        let resource = resource_name(&request.target)?;
-        let host = h.unique(HOST)?.ok_or(HandshakeError::MissingHeader(HOST))?;
-        let host = ascii(HOST, host)?;
-        if host.is_empty() {
+        let resource = match resource_name(request.target())? {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(resource) => Some(resource),
+        };
+        let Some(host) = fields.host.get(HOST)? else {
+            return Err(HandshakeError::MissingHeader(HOST));
+        };
+        if check_ascii(HOST, h.value_at(host))?.is_empty() {
             return Err(invalid(HOST, "empty"));
         }
-        if h.count(UPGRADE) == 0 {
+        if fields.upgrade_lines == 0 {
             return Err(HandshakeError::MissingHeader(UPGRADE));
         }
-        if !h.contains_token(UPGRADE, "websocket") {
+        if !fields.upgrade_lists_websocket {
             return Err(invalid(UPGRADE, "does not list websocket"));
         }
-        if h.count(CONNECTION) == 0 {
+        if fields.connection_lines == 0 {
             return Err(HandshakeError::MissingHeader(CONNECTION));
         }
-        if !h.contains_token(CONNECTION, "upgrade") {
+        if !fields.connection_lists_upgrade {
             return Err(invalid(CONNECTION, "does not list upgrade"));
         }
-        let version = h
-            .unique(SEC_WEBSOCKET_VERSION)?
-            .ok_or(HandshakeError::MissingHeader(SEC_WEBSOCKET_VERSION))?;
+        let Some(version) = fields.version.get(SEC_WEBSOCKET_VERSION)? else {
+            return Err(HandshakeError::MissingHeader(SEC_WEBSOCKET_VERSION));
+        };
+        let version = h.value_at(version);
         if version != WEBSOCKET_VERSION.as_bytes() {
             return Err(HandshakeError::UnsupportedVersion {
                 version: String::from_utf8_lossy(version).into_owned(),
             });
         }
-        let key = h
-            .unique(SEC_WEBSOCKET_KEY)?
-            .ok_or(HandshakeError::MissingHeader(SEC_WEBSOCKET_KEY))?;
-        if !key_is_valid(key) {
+        let Some(key) = fields.key.get(SEC_WEBSOCKET_KEY)? else {
+            return Err(HandshakeError::MissingHeader(SEC_WEBSOCKET_KEY));
+        };
+        if !key_is_valid(h.value_at(key)) {
             return Err(invalid(SEC_WEBSOCKET_KEY, "not base64 of 16 bytes"));
         }
-        check_no_body(h)?;
+        if fields.body_headers {
+            check_no_body(h)?;
+        }
         let mut subprotocols = Vec::new();
-        for token in h.get_all(SEC_WEBSOCKET_PROTOCOL).flat_map(split_list) {
-            if !is_token(token) {
-                return Err(invalid(SEC_WEBSOCKET_PROTOCOL, "element is not a token"));
+        if let Some(first) = fields.protocol_lines {
+            for token in h
+                .get_all_from(first, SEC_WEBSOCKET_PROTOCOL)
+                .flat_map(split_list)
+            {
+                if !is_token(token) {
+                    return Err(invalid(SEC_WEBSOCKET_PROTOCOL, "element is not a token"));
+                }
+                subprotocols.push(String::from_utf8_lossy(token).into_owned());
             }
-            subprotocols.push(String::from_utf8_lossy(token).into_owned());
         }
-        let extensions = parse_extensions(h.get_all(SEC_WEBSOCKET_EXTENSIONS))?;
-        let origin = h.unique(ORIGIN)?.map(|o| ascii(ORIGIN, o)).transpose()?;
-        if !policy.allows(origin.as_deref()) {
-            return Err(HandshakeError::OriginForbidden { origin });
+        if let Some(first) = fields.extension_lines {
+            check_extensions(h.get_all_from(first, SEC_WEBSOCKET_EXTENSIONS))?;
         }
+        let origin = fields.origin.get(ORIGIN)?;
+        let origin_value = origin
+            .map(|o| check_ascii(ORIGIN, h.value_at(o)))
+            .transpose()?;
+        if !matches!(policy, OriginPolicy::Any) {
+            // Checked ASCII, so UTF-8.
+            let origin_value = origin_value.and_then(|o| std::str::from_utf8(o).ok());
+            if !policy.allows(origin_value) {
+                return Err(HandshakeError::OriginForbidden {
+                    origin: origin_value.map(str::to_owned),
+                });
+            }
+        }
+        check_ascii(SEC_WEBSOCKET_KEY, h.value_at(key))?;
         Ok(Self {
             resource,
             host,
-            key: ascii(SEC_WEBSOCKET_KEY, key)?,
+            key,
             origin,
             subprotocols,
-            extensions,
+            extensions: OnceLock::new(),
             request,
         })
     }
@@ -353,34 +576,40 @@ impl UpgradeRequest {
     /// The resource name: path and query, e.g. `/chat?room=1`. An absolute-form target
     /// (`GET http://h/chat HTTP/1.1`) is reduced to its path and query.
     pub fn resource(&self) -> &str {
-        &self.resource
+        self.resource
+            .as_deref()
+            .unwrap_or_else(|| self.request.target())
     }
 
     /// The path without the query.
     pub fn path(&self) -> &str {
-        self.resource
-            .split_once('?')
-            .map_or(&self.resource, |(p, _)| p)
+        let resource = self.resource();
+        resource.split_once('?').map_or(resource, |(p, _)| p)
     }
 
     /// The query (after `?`), if any.
     pub fn query(&self) -> Option<&str> {
-        self.resource.split_once('?').map(|(_, q)| q)
+        self.resource().split_once('?').map(|(_, q)| q)
     }
 
     /// The `Host` header value.
     pub fn host(&self) -> &str {
-        &self.host
+        self.ascii_value(self.host)
     }
 
     /// The `Sec-WebSocket-Key` value as received.
     pub fn key(&self) -> &str {
-        &self.key
+        self.ascii_value(self.key)
     }
 
     /// The `Origin` header value, if any (sent by browsers).
     pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
+        self.origin.map(|o| self.ascii_value(o))
+    }
+
+    /// The value of the header field at `index`, which validation found to be ASCII.
+    fn ascii_value(&self, index: usize) -> &str {
+        std::str::from_utf8(self.request.headers.value_at(index)).unwrap_or_default()
     }
 
     /// The offered subprotocols in the client's order of preference, all lines merged.
@@ -390,7 +619,10 @@ impl UpgradeRequest {
 
     /// The offered extensions in the client's order, all lines merged.
     pub fn extensions(&self) -> &[Extension] {
-        &self.extensions
+        self.extensions.get_or_init(|| {
+            // Validation checked the grammar, so this cannot fail.
+            parse_extensions(self.headers().get_all(SEC_WEBSOCKET_EXTENSIONS)).unwrap_or_default()
+        })
     }
 
     /// The first subprotocol in the client's order of preference that `supported` lists,
@@ -407,6 +639,29 @@ impl UpgradeRequest {
     /// name a subprotocol or an extension the client did not offer (HS-N-01, HS-N-02), or
     /// an extra header that is malformed or one the handshake writes itself.
     pub fn accept(&self, options: &AcceptOptions) -> Result<(Vec<u8>, Negotiated), HandshakeError> {
+        self.check_accept_options(options)?;
+        let accept = accept_key(self.request.headers.value_at(self.key));
+        let extensions = serialize_agreed(options);
+        let agreed = agreed_fields(options, extensions.as_deref());
+        // One allocation of the exact size: the fixed start, the key, each agreed
+        // `name: value\r\n`, the blank line.
+        let fixed = ACCEPT_PREFIX.len() + accept.len() + 4;
+        let size = agreed.clone().fold(fixed, |size, (name, value)| {
+            size + name.len() + value.len() + 4
+        });
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(ACCEPT_PREFIX);
+        out.extend_from_slice(&accept);
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in agreed {
+            write_field(&mut out, name, value);
+        }
+        out.extend_from_slice(b"\r\n");
+        Ok((out, negotiated(options)))
+    }
+
+    /// The checks of [`accept`](Self::accept) on the application's options.
+    fn check_accept_options(&self, options: &AcceptOptions) -> Result<(), HandshakeError> {
         if let Some(p) = &options.subprotocol {
             if !self.subprotocols.contains(p) {
                 return Err(HandshakeError::NotOffered {
@@ -417,7 +672,7 @@ impl UpgradeRequest {
         }
         for e in &options.extensions {
             if !self
-                .extensions
+                .extensions()
                 .iter()
                 .any(|o| o.name().eq_ignore_ascii_case(e.name()))
             {
@@ -430,42 +685,21 @@ impl UpgradeRequest {
         for (name, value) in &options.headers {
             check_extra_header(name, value)?;
         }
-        let (fields, negotiated) = self.response_fields(options);
-        let mut out = Vec::with_capacity(160);
-        write_head(&mut out, 101, &[]);
-        for (name, value) in &fields {
-            write_field(&mut out, name, value);
-        }
-        out.extend_from_slice(b"\r\n");
-        Ok((out, negotiated))
+        Ok(())
     }
 
     /// The header fields of the 101 response for already validated options.
+    #[cfg(feature = "http")]
     pub(crate) fn response_fields(
         &self,
         options: &AcceptOptions,
     ) -> (Vec<(String, String)>, Negotiated) {
-        let mut fields = vec![
-            (UPGRADE.to_owned(), "websocket".to_owned()),
-            (CONNECTION.to_owned(), "Upgrade".to_owned()),
-            (
-                SEC_WEBSOCKET_ACCEPT.to_owned(),
-                derive_accept_key(self.key.as_bytes()),
-            ),
-        ];
-        if let Some(p) = &options.subprotocol {
-            fields.push((SEC_WEBSOCKET_PROTOCOL.to_owned(), p.clone()));
-        }
-        if !options.extensions.is_empty() {
-            let value = serialize_extensions(&options.extensions);
-            fields.push((SEC_WEBSOCKET_EXTENSIONS.to_owned(), value));
-        }
-        fields.extend(options.headers.iter().cloned());
-        let negotiated = Negotiated {
-            subprotocol: options.subprotocol.clone(),
-            extensions: options.extensions.clone(),
-        };
-        (fields, negotiated)
+        let accept = accept_key(self.request.headers.value_at(self.key));
+        let extensions = serialize_agreed(options);
+        let fields = response_fields(&accept, options, extensions.as_deref())
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        (fields, negotiated(options))
     }
 
     /// Rejects the upgrade with any non-1xx response (401 with `WWW-Authenticate`, a 3xx
@@ -478,6 +712,61 @@ impl UpgradeRequest {
         body: &[u8],
     ) -> Result<Vec<u8>, HandshakeError> {
         reject_response(status, headers, body)
+    }
+}
+
+/// The start of every 101, up to the `Sec-WebSocket-Accept` value: the status line and the
+/// fields that never change, as [`response_fields`] lists them.
+const ACCEPT_PREFIX: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
+    Upgrade: websocket\r\n\
+    Connection: Upgrade\r\n\
+    Sec-WebSocket-Accept: ";
+
+/// The header fields of a 101 response, in order: the upgrade itself, the `accept` key,
+/// then what `options` agreed (`extensions` is their serialised list, if any).
+#[cfg(any(test, feature = "http"))]
+fn response_fields<'a>(
+    accept: &'a [u8; 28],
+    options: &'a AcceptOptions,
+    extensions: Option<&'a str>,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    // The key is base64, so ASCII.
+    let accept = std::str::from_utf8(accept).unwrap_or_default();
+    [
+        (UPGRADE, "websocket"),
+        (CONNECTION, "Upgrade"),
+        (super::SEC_WEBSOCKET_ACCEPT, accept),
+    ]
+    .into_iter()
+    .chain(agreed_fields(options, extensions))
+}
+
+/// The header fields of a 101 that depend on what `options` agreed, in order
+/// (`extensions` is their serialised list, if any).
+fn agreed_fields<'a>(
+    options: &'a AcceptOptions,
+    extensions: Option<&'a str>,
+) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
+    let protocol = options.subprotocol.as_deref();
+    let extra = options
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()));
+    (protocol.map(|p| (SEC_WEBSOCKET_PROTOCOL, p)).into_iter())
+        .chain(extensions.map(|e| (SEC_WEBSOCKET_EXTENSIONS, e)))
+        .chain(extra)
+}
+
+/// The `Sec-WebSocket-Extensions` value for the agreed extensions; `None` when there are none.
+fn serialize_agreed(options: &AcceptOptions) -> Option<String> {
+    (!options.extensions.is_empty()).then(|| serialize_extensions(&options.extensions))
+}
+
+/// What an accept with `options` agrees to.
+fn negotiated(options: &AcceptOptions) -> Negotiated {
+    Negotiated {
+        subprotocol: options.subprotocol.clone(),
+        extensions: options.extensions.clone(),
     }
 }
 
@@ -558,14 +847,12 @@ fn invalid(name: &'static str, reason: &'static str) -> HandshakeError {
     HandshakeError::InvalidHeader { name, reason }
 }
 
-fn ascii(name: &'static str, value: &[u8]) -> Result<String, HandshakeError> {
+/// `value`, when it is ASCII.
+fn check_ascii<'a>(name: &'static str, value: &'a [u8]) -> Result<&'a [u8], HandshakeError> {
     if !value.is_ascii() {
         return Err(invalid(name, "not ASCII"));
     }
-    // ASCII is UTF-8: std's check takes its ASCII fast path and cannot fail here.
-    Ok(std::str::from_utf8(value)
-        .map_err(|_| invalid(name, "not ASCII"))?
-        .to_owned())
+    Ok(value)
 }
 
 /// HS-X-03: an upgrade request must not announce a body.
@@ -585,9 +872,9 @@ fn check_no_body(h: &Headers) -> Result<(), HandshakeError> {
     Ok(())
 }
 
-/// The resource name of a request target: origin-form as is, absolute-form reduced to path
-/// and query (RFC 6455 section 4.2.1 item 1).
-fn resource_name(target: &str) -> Result<String, HandshakeError> {
+/// The resource name of a request target: origin-form as is (borrowed), absolute-form
+/// reduced to path and query (RFC 6455 section 4.2.1 item 1).
+fn resource_name(target: &str) -> Result<Cow<'_, str>, HandshakeError> {
     let bad = || HandshakeError::InvalidTarget {
         target: target.to_owned(),
     };
@@ -595,7 +882,7 @@ fn resource_name(target: &str) -> Result<String, HandshakeError> {
         return Err(bad());
     }
     if target.starts_with('/') {
-        return Ok(target.to_owned());
+        return Ok(Cow::Borrowed(target));
     }
     let (scheme, rest) = target.split_once("://").ok_or_else(bad)?;
     if !["http", "https", "ws", "wss"]
@@ -608,11 +895,11 @@ fn resource_name(target: &str) -> Result<String, HandshakeError> {
     if path_start == 0 {
         return Err(bad());
     }
-    Ok(match &rest[path_start..] {
+    Ok(Cow::Owned(match &rest[path_start..] {
         "" => "/".to_owned(),
         p if p.starts_with('?') => format!("/{p}"),
         p => p.to_owned(),
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -651,6 +938,103 @@ mod tests {
             check_no_body(&h),
             Err(HandshakeError::UnexpectedBody("Transfer-Encoding"))
         );
+    }
+
+    /// The fixed start of a 101 is what writing its first fields gives, and a full 101 is
+    /// the status line and every field of `response_fields` in order.
+    #[test]
+    fn accept_writes_the_response_fields() {
+        let h = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+            Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: x-a, x-b; p=1\r\n\r\n";
+        let Ok((ServerStatus::Upgrade(request), _)) = RequestParser::default().parse(h) else {
+            panic!("not an upgrade");
+        };
+        let offered = request.extensions().to_vec();
+        let plain = AcceptOptions::new();
+        let full = AcceptOptions::new()
+            .with_subprotocol(Some("chat"))
+            .with_extension(offered[1].clone())
+            .with_extension(offered[0].clone())
+            .with_header("Set-Cookie", "a=b");
+        for options in [plain, full] {
+            let (out, _) = request.accept(&options).unwrap();
+            let accept = accept_key(request.key().as_bytes());
+            let extensions = serialize_agreed(&options);
+            let mut expected = Vec::new();
+            write_head(&mut expected, 101, &[]);
+            for (name, value) in response_fields(&accept, &options, extensions.as_deref()) {
+                write_field(&mut expected, name, value);
+            }
+            expected.extend_from_slice(b"\r\n");
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&expected)
+            );
+            assert_eq!(out.capacity(), out.len(), "allocated to the exact size");
+        }
+    }
+
+    /// A head that arrives in one piece skips the search for its end; the result is the
+    /// one the search gives, also when httparse alone would see the head differently.
+    #[test]
+    fn a_head_that_arrived_whole_parses_as_a_scanned_one() {
+        let upgrade =
+            b"GET /a HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        let heads: [&[u8]; 7] = [
+            upgrade,
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            // httparse skips blank lines before the request line; the search ends there.
+            b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"\nGET / HTTP/1.1\r\nHost: a\r\n\n",
+            // A body that ends with a blank line: the head ends at the first one.
+            b"POST / HTTP/1.1\r\nContent-Length: 6\r\n\r\nx\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\r\n folded\r\n\r\n",
+        ];
+        for head in heads {
+            let mut whole = RequestParser::default();
+            let got = whole.parse(head);
+            // Took the shortcut, unless httparse refused the head.
+            let shortcut = arrived_whole(head) && got.is_ok();
+            assert_eq!(whole.bytes_scanned() == 0, shortcut, "{head:?}");
+            let mut scanned = RequestParser::default();
+            assert_eq!(scanned.parse(&head[..1]), Ok((ServerStatus::Partial, 0)));
+            assert_eq!(scanned.parse(head), got, "{head:?}");
+            assert!(scanned.bytes_scanned() > 0);
+        }
+        assert!(arrived_whole(upgrade));
+        assert!(arrived_whole(b"GET / HTTP/1.1\n\r\n"));
+        assert!(!arrived_whole(b"\r\nGET / HTTP/1.1\r\n\r\n"));
+        assert!(!arrived_whole(b"GET / HTTP/1.1\r\n\r\nframes"));
+        assert!(!arrived_whole(b""));
+    }
+
+    #[test]
+    fn known_header_names_match_in_any_case() {
+        let cases = [
+            ("Host", Some(Known::Host)),
+            ("hOST", Some(Known::Host)),
+            ("Pragma", None),
+            ("ORIGIN", Some(Known::Origin)),
+            ("upgrade", Some(Known::Upgrade)),
+            ("User-Agent", None),
+            ("connection", Some(Known::Connection)),
+            ("content-length", Some(Known::ContentLength)),
+            ("sec-websocket-key", Some(Known::Key)),
+            ("SEC-WEBSOCKET-KEY", Some(Known::Key)),
+            ("Sec-WebSocket-Kex", None),
+            ("transfer-encoding", Some(Known::TransferEncoding)),
+            ("Sec-Websocket-Version", Some(Known::Version)),
+            ("sec-websocket-protocol", Some(Known::Protocol)),
+            ("Sec-WebSocket-Extensions", Some(Known::Extensions)),
+            ("Sec-WebSocket-Extension", None),
+            ("", None),
+        ];
+        for (name, known) in cases {
+            assert_eq!(Known::of(name.as_bytes()), known, "{name}");
+        }
     }
 
     // HS-S-10
