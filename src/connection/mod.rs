@@ -229,6 +229,11 @@ impl Connection {
     /// Consumes bytes from the peer at the front of `input`: every complete frame is taken
     /// out; an incomplete frame's remainder stays in `input` for the next call.
     ///
+    /// Delivered payloads never keep `input`'s allocation alive unless they fill most of it:
+    /// payloads under 4 KiB are copied out (the binary ones of one call share slabs of at most
+    /// 4 KiB, so a message kept by the application pins at most 4 KiB), and larger ones are
+    /// split off without a copy only when they fill at least half of what is left of `input`.
+    ///
     /// Returns `Err` when the input made us fail the connection (the peer broke the protocol).
     /// The error is for logging: the Close frame with its code, the transport close and
     /// [`Event::Closed`] are already queued, so keep draining outputs as usual. Input after
