@@ -9,10 +9,22 @@
 //!   aarch64), where the compiler turns each 128-byte block into 16-byte vector XORs;
 //! - inside a `#[target_feature(enable = "avx2")]` function on x86_64, where the same code
 //!   becomes 32-byte vector XORs. [`apply_mask`] picks it at run time when the CPU has AVX2.
+//!
+//! Buffers under [`SHORT`] bytes (most messages, and the head and tail of long buffers) skip
+//! the loop: [`mask_short`] covers them in one or two straight-line steps with overlapping
+//! reads and writes, in any build and with no run-time dispatch.
+
+use bytes::BytesMut;
 
 /// The number of bytes the main loop handles per iteration: four AVX2 registers, eight SSE2
 /// or NEON registers. A multiple of 4, so every block starts at key phase 0.
 const BLOCK: usize = 128;
+
+/// Buffers shorter than this take [`mask_short`]: a few straight-line steps, with no block
+/// loop, no alignment and no run-time dispatch. Most WebSocket messages are this short.
+const SHORT: usize = 128;
+// The head before the aligned blocks and the tail after them go through `mask_short` too.
+const _: () = assert!(ALIGN <= SHORT && BLOCK <= SHORT);
 
 /// Buffers at least this long first mask a short head so that the main loop runs on
 /// cache-line-aligned addresses: no vector load or store then straddles two cache lines.
@@ -24,11 +36,16 @@ const ALIGN_MIN_LEN: usize = 2 * BLOCK;
 /// byte of `buf` within the frame's payload, modulo 4). Applying the same call twice
 /// restores the input. The phase lets a payload be (un)masked in chunks (FR-09).
 ///
-/// On x86_64 CPUs with AVX2 (detected at run time) this uses 32-byte vector operations;
-/// everywhere else, the portable loop of [`apply_mask_fallback`].
+/// Buffers under 128 bytes are masked inline in a few straight-line steps. Longer ones use
+/// 32-byte vector operations on x86_64 CPUs with AVX2 (detected at run time), and the
+/// portable loop of [`apply_mask_fallback`] everywhere else.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) {
     let key = rotate_key(key, phase);
+    if buf.len() < SHORT {
+        mask_short(buf, key);
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if avx2::try_mask(buf, key) {
         return;
@@ -51,6 +68,30 @@ pub fn apply_mask_naive(buf: &mut [u8], key: [u8; 4], phase: usize) {
     }
 }
 
+/// Appends `src` to `dst` unmasked (or masked: the operation is its own inverse) with `key`,
+/// starting at key phase `phase`: the copy a decoder makes of a masked payload, or an
+/// encoder of a payload it masks.
+///
+/// Short inputs are copied, then masked in a few straight-line steps. Long ones are copied
+/// and masked a piece at a time, so that each piece is masked while it is still in the L1
+/// cache rather than in a second pass over the whole of `dst`.
+pub(crate) fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], phase: usize) {
+    /// Small enough that a piece stays in L1 between the copy and the mask.
+    const PIECE: usize = 8 << 10;
+    if src.len() < SHORT {
+        let start = dst.len();
+        dst.extend_from_slice(src);
+        mask_short(&mut dst[start..], rotate_key(key, phase));
+        return;
+    }
+    dst.reserve(src.len());
+    for (i, piece) in src.chunks(PIECE).enumerate() {
+        let start = dst.len();
+        dst.extend_from_slice(piece);
+        apply_mask(&mut dst[start..], key, phase + i * PIECE);
+    }
+}
+
 /// The key as seen from a buffer that starts at `phase`.
 #[inline(always)]
 fn rotate_key(key: [u8; 4], phase: usize) -> [u8; 4] {
@@ -66,6 +107,10 @@ fn rotate_key(key: [u8; 4], phase: usize) -> [u8; 4] {
 /// target for the fallback, AVX2 inside [`avx2`].
 #[inline(always)]
 fn mask_blocks(buf: &mut [u8], key: [u8; 4]) {
+    if buf.len() < SHORT {
+        mask_short(buf, key);
+        return;
+    }
     // A short unaligned head, so that the blocks below start on a cache line.
     let head = if buf.len() >= ALIGN_MIN_LEN {
         buf.as_ptr().align_offset(ALIGN).min(buf.len())
@@ -79,51 +124,94 @@ fn mask_blocks(buf: &mut [u8], key: [u8; 4]) {
     let wide = wide_key(key);
     let mut blocks = body.chunks_exact_mut(BLOCK);
     for block in &mut blocks {
-        // A fixed trip count of BLOCK / 8: fully unrolled, then merged into vector XORs.
-        for lane in block.chunks_exact_mut(8) {
-            xor_word(lane, wide);
-        }
+        // A fixed trip count of BLOCK / 8 words: fully unrolled, then merged into vector XORs.
+        xor_words(block, wide);
     }
     // Fewer than BLOCK bytes remain, starting at phase 0 of `key`.
     mask_short(blocks.into_remainder(), key);
 }
 
-/// The key repeated over a word. Kept in a register (broadcast to a vector register by the
-/// compiler) rather than loaded from a pattern in memory on every block.
-#[inline(always)]
-fn wide_key(key: [u8; 4]) -> u64 {
-    u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ])
-}
-
-/// Masks a short slice (a head or a tail, under `BLOCK` bytes) in a few steps of decreasing
-/// width: 32-byte groups (one vector operation each under AVX2), 8-byte words, then at most
-/// seven bytes. Every step covers a multiple of 4 bytes, so the key phase stays at 0.
+/// Masks a buffer shorter than [`SHORT`] (a whole short message, or the head or tail of a
+/// long one) with `key` at phase 0, in straight-line steps chosen by length.
+///
+/// Each step reads a group of bytes at the front and a group at the back before it writes
+/// either, so the two may overlap: a byte in both gets the same masked value twice. The back
+/// group starts at `len - n` for `n` a multiple of 4, hence at key phase `len % 4`.
 #[inline(always)]
 fn mask_short(buf: &mut [u8], key: [u8; 4]) {
-    let wide = wide_key(key);
-    let mut groups = buf.chunks_exact_mut(32);
-    for group in &mut groups {
-        for lane in group.chunks_exact_mut(8) {
-            xor_word(lane, wide);
+    let len = buf.len();
+    let front_key = wide_key(key);
+    let back_key = wide_key(rotate_key(key, len));
+    debug_assert!(len < SHORT);
+    if len >= 32 {
+        // Up to three 32-byte groups from the front cover all but the last 32 bytes. Written
+        // out rather than looped: the compiler does not know `len < SHORT` in every caller.
+        let mut back = read::<32>(buf, len - 32);
+        xor_words(&mut buf[..32], front_key);
+        if len > 64 {
+            xor_words(&mut buf[32..64], front_key);
         }
-    }
-    let mut words = groups.into_remainder().chunks_exact_mut(8);
-    for lane in &mut words {
-        xor_word(lane, wide);
-    }
-    for (i, b) in words.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i & 3];
+        if len > 96 {
+            xor_words(&mut buf[64..96], front_key);
+        }
+        xor_words(&mut back, back_key);
+        write(buf, len - 32, back);
+    } else if len >= 16 {
+        let mut front = read::<16>(buf, 0);
+        let mut back = read::<16>(buf, len - 16);
+        xor_words(&mut front, front_key);
+        xor_words(&mut back, back_key);
+        write(buf, 0, front);
+        write(buf, len - 16, back);
+    } else if len >= 8 {
+        let front = u64::from_ne_bytes(read(buf, 0));
+        let back = u64::from_ne_bytes(read(buf, len - 8));
+        write(buf, 0, (front ^ front_key).to_ne_bytes());
+        write(buf, len - 8, (back ^ back_key).to_ne_bytes());
+    } else if len >= 4 {
+        // The low half of a wide key is the key itself, at the same phase.
+        let front = u32::from_ne_bytes(read(buf, 0));
+        let back = u32::from_ne_bytes(read(buf, len - 4));
+        write(buf, 0, (front ^ front_key as u32).to_ne_bytes());
+        write(buf, len - 4, (back ^ back_key as u32).to_ne_bytes());
+    } else {
+        for (b, k) in buf.iter_mut().zip(key) {
+            *b ^= k;
+        }
     }
 }
 
-/// XORs an 8-byte `lane` with `wide`.
+/// The key repeated over a word. Kept in a register (broadcast to a vector register by the
+/// compiler) rather than loaded from a pattern in memory.
 #[inline(always)]
-fn xor_word(lane: &mut [u8], wide: u64) {
-    let mut word = [0; 8];
-    word.copy_from_slice(lane);
-    lane.copy_from_slice(&(u64::from_ne_bytes(word) ^ wide).to_ne_bytes());
+fn wide_key(key: [u8; 4]) -> u64 {
+    // Both halves hold the four bytes in memory order, whatever the endianness.
+    let word = u64::from(u32::from_ne_bytes(key));
+    word << 32 | word
+}
+
+/// XORs every 8-byte word of `buf` (a multiple of 8 bytes long) with `wide`. On a slice of
+/// known length the compiler merges the words into vector XORs.
+#[inline(always)]
+fn xor_words(buf: &mut [u8], wide: u64) {
+    for lane in buf.chunks_exact_mut(8) {
+        let word = u64::from_ne_bytes(read(lane, 0));
+        write(lane, 0, (word ^ wide).to_ne_bytes());
+    }
+}
+
+/// The `N` bytes of `buf` at `at`.
+#[inline(always)]
+fn read<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(&buf[at..at + N]);
+    out
+}
+
+/// Overwrites the `N` bytes of `buf` at `at`.
+#[inline(always)]
+fn write<const N: usize>(buf: &mut [u8], at: usize, bytes: [u8; N]) {
+    buf[at..at + N].copy_from_slice(&bytes);
 }
 
 /// The AVX2 build of [`mask_blocks`] and its run-time dispatch: the only `unsafe` in the crate.
@@ -207,6 +295,55 @@ mod tests {
                     assert_eq!(portable, slow, "start {start} len {len} phase {phase}");
                 }
             }
+        }
+    }
+
+    /// What [`extend_unmasked`] must produce: `dst` followed by `src` masked byte by byte.
+    fn naive_extend(dst: &[u8], src: &[u8], key: [u8; 4], phase: usize) -> Vec<u8> {
+        let mut tail = src.to_vec();
+        apply_mask_naive(&mut tail, key, phase);
+        [dst, &tail].concat()
+    }
+
+    #[test]
+    fn extend_unmasked_matches_naive_for_all_small_lengths_and_phases() {
+        let key = [0x5c, 0x01, 0xf7, 0x88];
+        let src: Vec<u8> = (0..300).map(|i| (i * 13 + 1) as u8).collect();
+        // A prefix already in `dst` (of every length mod 8) must be left alone.
+        for prefix in 0..8 {
+            let before: Vec<u8> = (0..prefix).map(|i| i as u8 ^ 0xaa).collect();
+            for len in 0..src.len() {
+                for phase in 0..8 {
+                    let mut dst = BytesMut::from(&before[..]);
+                    extend_unmasked(&mut dst, &src[..len], key, phase);
+                    let expect = naive_extend(&before, &src[..len], key, phase);
+                    assert_eq!(
+                        &dst[..],
+                        &expect[..],
+                        "prefix {prefix} len {len} phase {phase}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        // Long inputs go a piece at a time: the phase must carry across the pieces.
+        #[test]
+        fn extend_unmasked_matches_naive_for_long_inputs(
+            len in 0usize..40_000,
+            seed in proptest::prelude::any::<u8>(),
+            prefix in 0usize..70,
+            key in proptest::prelude::any::<[u8; 4]>(),
+            phase in 0usize..4,
+        ) {
+            let src: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(seed | 1)).collect();
+            let before = vec![0x42; prefix];
+            let mut dst = BytesMut::from(&before[..]);
+            extend_unmasked(&mut dst, &src, key, phase);
+            proptest::prop_assert_eq!(&dst[..], &naive_extend(&before, &src, key, phase)[..]);
         }
     }
 }
