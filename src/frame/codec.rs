@@ -315,16 +315,16 @@ impl FrameDecoder {
     }
 
     fn parse_header(&mut self, buf: &mut BytesMut) -> Result<(), ProtocolError> {
-        if let State::Header = self.state {
-            if let HeaderStatus::Complete { header, len } = FrameHeader::parse(buf, &self.config)? {
-                buf.advance(len);
-                self.state = State::Payload {
-                    header,
-                    remaining: header.payload_len,
-                    consumed: 0,
-                    unmasked: 0,
-                };
-            }
+        if let State::Header = self.state
+            && let HeaderStatus::Complete { header, len } = FrameHeader::parse(buf, &self.config)?
+        {
+            buf.advance(len);
+            self.state = State::Payload {
+                header,
+                remaining: header.payload_len,
+                consumed: 0,
+                unmasked: 0,
+            };
         }
         Ok(())
     }

@@ -407,13 +407,13 @@ impl UpgradeRequest {
     /// name a subprotocol or an extension the client did not offer (HS-N-01, HS-N-02), or
     /// an extra header that is malformed or one the handshake writes itself.
     pub fn accept(&self, options: &AcceptOptions) -> Result<(Vec<u8>, Negotiated), HandshakeError> {
-        if let Some(p) = &options.subprotocol {
-            if !self.subprotocols.contains(p) {
-                return Err(HandshakeError::NotOffered {
-                    name: SEC_WEBSOCKET_PROTOCOL,
-                    value: p.clone(),
-                });
-            }
+        if let Some(p) = &options.subprotocol
+            && !self.subprotocols.contains(p)
+        {
+            return Err(HandshakeError::NotOffered {
+                name: SEC_WEBSOCKET_PROTOCOL,
+                value: p.clone(),
+            });
         }
         for e in &options.extensions {
             if !self
