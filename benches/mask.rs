@@ -1,6 +1,6 @@
-//! Masking throughput: the dispatched path, every build the CPU can run (portable, AVX2) and
-//! the naive byte loop, against a `memcpy` of the same size as the reference line; and the
-//! time per call for the short buffers of small messages.
+//! Masking throughput: the dispatched path, every build the CPU can run (portable, AVX2,
+//! AVX-512) and the naive byte loop, against a `memcpy` of the same size as the reference line; and
+//! the time per call for the short buffers of small messages.
 
 use std::hint::black_box;
 use std::time::Duration;

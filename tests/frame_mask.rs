@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use rfc6455::frame::{MaskFn, apply_mask, apply_mask_fallback, apply_mask_naive, mask_paths};
 
-/// Every build this CPU runs (portable, AVX2), and the dispatched entry point.
+/// Every build this CPU runs (portable, AVX2, AVX-512), and the dispatched entry point.
 fn paths() -> Vec<(&'static str, MaskFn)> {
     let mut paths = mask_paths();
     paths.push(("dispatched", apply_mask));
@@ -24,7 +24,9 @@ fn every_build_the_cpu_supports_is_listed() {
     #[cfg(target_arch = "x86_64")]
     {
         let expect_avx2 = std::arch::is_x86_feature_detected!("avx2");
+        let expect_avx512 = std::arch::is_x86_feature_detected!("avx512f");
         assert_eq!(names.contains(&"avx2"), expect_avx2, "{names:?}");
+        assert_eq!(names.contains(&"avx512"), expect_avx512, "{names:?}");
     }
 }
 
