@@ -99,10 +99,10 @@ fn run(url: &str, config: ClientConfig) -> io::Result<bool> {
     let mut closed = false;
     let mut transport_closed = false;
     loop {
-        if !buf.is_empty() {
-            if let Err(e) = conn.handle_input(Instant::now(), &mut buf) {
-                eprintln!("protocol error: {e}");
-            }
+        if !buf.is_empty()
+            && let Err(e) = conn.handle_input(Instant::now(), &mut buf)
+        {
+            eprintln!("protocol error: {e}");
         }
         while let Some(event) = conn.poll_event() {
             match event {

@@ -128,10 +128,10 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     // The loop: feed what was read (the first round: frames sent right behind the
     // request), echo, write everything owed at once, read again.
     loop {
-        if !buf.is_empty() {
-            if let Err(e) = conn.handle_input(Instant::now(), &mut buf) {
-                println!("{peer}: protocol error: {e}");
-            }
+        if !buf.is_empty()
+            && let Err(e) = conn.handle_input(Instant::now(), &mut buf)
+        {
+            println!("{peer}: protocol error: {e}");
         }
         echo_events(&mut conn, peer, &mut stream)?;
         if flush(&mut stream, &mut conn)? {

@@ -157,11 +157,11 @@ fn main() -> io::Result<()> {
                 Phase::Open(conn) => conn.poll_timeout(),
                 _ => Some(client.deadline),
             };
-            if let Some(next) = next {
-                if client.scheduled.is_none_or(|s| next < s) {
-                    client.scheduled = Some(next);
-                    timers.push(Reverse((next, id)));
-                }
+            if let Some(next) = next
+                && client.scheduled.is_none_or(|s| next < s)
+            {
+                client.scheduled = Some(next);
+                timers.push(Reverse((next, id)));
             }
         }
     }
@@ -372,10 +372,10 @@ fn flush(client: &mut Client) -> io::Result<bool> {
             conn.advance_transmit(written);
         }
     }
-    if let Phase::Open(conn) = &mut client.phase {
-        if let Some(Transmit::CloseTransport) = conn.poll_transmit() {
-            start_draining(client);
-        }
+    if let Phase::Open(conn) = &mut client.phase
+        && let Some(Transmit::CloseTransport) = conn.poll_transmit()
+    {
+        start_draining(client);
     }
     Ok(true)
 }

@@ -96,10 +96,10 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
     };
     let mut conn = Connection::from_handshake(Role::Server, &negotiated, config(), Instant::now());
     loop {
-        if !buf.is_empty() {
-            if let Err(e) = conn.handle_input(Instant::now(), &mut buf) {
-                eprintln!("{peer}: protocol error: {e}");
-            }
+        if !buf.is_empty()
+            && let Err(e) = conn.handle_input(Instant::now(), &mut buf)
+        {
+            eprintln!("{peer}: protocol error: {e}");
         }
         while let Some(event) = conn.poll_event() {
             let sent = match event {

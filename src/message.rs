@@ -301,11 +301,9 @@ impl Receiver {
         };
         let Some(got) = decoded else {
             // Fail fast on the payload received so far (FR-25).
-            if validate {
-                if let Some((_, partial)) = self.decoder.partial_payload(buf) {
-                    self.utf8.feed(&partial[self.seen..])?;
-                    self.seen = partial.len();
-                }
+            if validate && let Some((_, partial)) = self.decoder.partial_payload(buf) {
+                self.utf8.feed(&partial[self.seen..])?;
+                self.seen = partial.len();
             }
             return Ok(Step::NeedMore);
         };

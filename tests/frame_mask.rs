@@ -1,23 +1,41 @@
-//! Masking (FR-09): every path (naive, portable fallback, dispatched) gives the same bytes for
-//! every length, start alignment, key phase and key; masking twice is the identity; a payload
-//! masked in chunks with the phase carried over equals the payload masked whole.
+//! Masking (FR-09): every path (naive, portable fallback, each vector build the CPU can run,
+//! dispatched) gives the same bytes for every length, start alignment, key phase and key;
+//! masking twice is the identity; a payload masked in chunks with the phase carried over
+//! equals the payload masked whole.
 
 use proptest::prelude::*;
-use rfc6455::frame::{apply_mask, apply_mask_fallback, apply_mask_naive};
+use rfc6455::frame::{MaskFn, apply_mask, apply_mask_fallback, apply_mask_naive, mask_paths};
 
-type MaskFn = fn(&mut [u8], [u8; 4], usize);
+/// Every build this CPU runs (portable, AVX2, AVX-512), and the dispatched entry point.
+fn paths() -> Vec<(&'static str, MaskFn)> {
+    let mut paths = mask_paths();
+    paths.push(("dispatched", apply_mask));
+    paths
+}
 
-const PATHS: [(&str, MaskFn); 2] = [
-    ("fallback", apply_mask_fallback),
-    ("dispatched", apply_mask),
-];
+#[test]
+fn every_build_the_cpu_supports_is_listed() {
+    let names: Vec<&str> = mask_paths().iter().map(|(name, _)| *name).collect();
+    assert_eq!(names[0], "portable");
+    assert_eq!(
+        mask_paths()[0].1 as usize,
+        apply_mask_fallback as MaskFn as usize
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        let expect_avx2 = std::arch::is_x86_feature_detected!("avx2");
+        let expect_avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        assert_eq!(names.contains(&"avx2"), expect_avx2, "{names:?}");
+        assert_eq!(names.contains(&"avx512"), expect_avx512, "{names:?}");
+    }
+}
 
 /// Masks `data[start..]` with every path and checks each against the naive loop. Bytes
 /// before `start` must not change.
 fn check_all_paths(data: &[u8], start: usize, key: [u8; 4], phase: usize) {
     let mut expect = data.to_vec();
     apply_mask_naive(&mut expect[start..], key, phase);
-    for (name, path) in PATHS {
+    for (name, path) in paths() {
         let mut got = data.to_vec();
         path(&mut got[start..], key, phase);
         assert_eq!(
@@ -88,7 +106,7 @@ proptest! {
         key in any::<[u8; 4]>(),
         phase in 0usize..4,
     ) {
-        for (name, path) in PATHS.into_iter().chain([("naive", apply_mask_naive as MaskFn)]) {
+        for (name, path) in paths().into_iter().chain([("naive", apply_mask_naive as MaskFn)]) {
             let mut buf = data.clone();
             path(&mut buf, key, phase);
             path(&mut buf, key, phase);
@@ -109,7 +127,7 @@ proptest! {
         cuts.push(0);
         cuts.push(data.len());
         cuts.sort_unstable();
-        for (name, path) in PATHS {
+        for (name, path) in paths() {
             let mut chunked = data.clone();
             for pair in cuts.windows(2) {
                 path(&mut chunked[pair[0]..pair[1]], key, pair[0]);

@@ -3,7 +3,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::header::{FrameHeader, HeaderStatus, MAX_HEADER_LEN};
-use super::mask::{apply_mask, apply_mask_fallback};
+use super::mask::{apply_mask, extend_unmasked};
 use super::{OpCode, ProtocolError};
 use crate::Role;
 
@@ -13,12 +13,6 @@ pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 << 20;
 /// Payloads shorter than this are copied out of the input buffer rather than split off, so
 /// that a small delivered message never keeps a large read buffer alive.
 const ZERO_COPY_MIN: usize = 4096;
-
-/// The client encoder copies and masks payloads in pieces of this size (see `encode_frame`).
-const MASK_PIECE: usize = 8 << 10;
-
-/// Payloads shorter than this are unmasked with the portable loop, without the dispatch.
-const SHORT_PAYLOAD: usize = 128;
 
 /// The rules the decoder applies to each header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,12 +206,7 @@ impl FrameDecoder {
             return Ok(None);
         };
         if let Some(key) = done.header.mask {
-            let masked = &mut buf[done.unmasked..done.len];
-            if masked.len() < SHORT_PAYLOAD {
-                apply_mask_fallback(masked, key, done.key_phase);
-            } else {
-                apply_mask(masked, key, done.key_phase);
-            }
+            apply_mask(&mut buf[done.unmasked..done.len], key, done.key_phase);
         }
         if keeps_in_place(buf, done.len) {
             return Ok(Some(Lent::Split(split_payload(buf, done.len))));
@@ -372,16 +361,16 @@ impl FrameDecoder {
     }
 
     fn parse_header(&mut self, buf: &mut BytesMut) -> Result<(), ProtocolError> {
-        if let State::Header = self.state {
-            if let HeaderStatus::Complete { header, len } = FrameHeader::parse(buf, &self.config)? {
-                buf.advance(len);
-                self.state = State::Payload {
-                    header,
-                    remaining: header.payload_len,
-                    consumed: 0,
-                    unmasked: 0,
-                };
-            }
+        if let State::Header = self.state
+            && let HeaderStatus::Complete { header, len } = FrameHeader::parse(buf, &self.config)?
+        {
+            buf.advance(len);
+            self.state = State::Payload {
+                header,
+                remaining: header.payload_len,
+                consumed: 0,
+                unmasked: 0,
+            };
         }
         Ok(())
     }
@@ -445,23 +434,6 @@ fn reserve_reassembly(dst: &mut BytesMut, additional: usize, max_len: u64) {
         *dst = grown;
     } else {
         dst.reserve(target - dst.len());
-    }
-}
-
-/// Appends masked `src` to `dst` unmasked, a piece at a time while each piece is in L1.
-fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], key_phase: usize) {
-    if src.len() < SHORT_PAYLOAD {
-        // Most messages are short: one copy, then the portable loop inlined here. Under one
-        // block the run-time AVX2 dispatch costs more than the wide registers save.
-        let start = dst.len();
-        dst.extend_from_slice(src);
-        apply_mask_fallback(&mut dst[start..], key, key_phase);
-        return;
-    }
-    for (i, piece) in src.chunks(MASK_PIECE).enumerate() {
-        let start = dst.len();
-        dst.extend_from_slice(piece);
-        apply_mask(&mut dst[start..], key, key_phase + i * MASK_PIECE);
     }
 }
 
@@ -618,16 +590,9 @@ pub(crate) fn encode_frame(dst: &mut BytesMut, header: &FrameHeader, payload: &[
     let n = header.encode(&mut out);
     dst.reserve(n + payload.len());
     dst.extend_from_slice(&out[..n]);
-    let Some(key) = header.mask else {
-        dst.put_slice(payload);
-        return;
-    };
-    // Copy and mask piece by piece, so that each piece is masked while it is still in the L1
-    // cache rather than in a second pass over the whole payload.
-    for (i, piece) in payload.chunks(MASK_PIECE).enumerate() {
-        let start = dst.len();
-        dst.put_slice(piece);
-        apply_mask(&mut dst[start..], key, i * MASK_PIECE);
+    match header.mask {
+        Some(key) => extend_unmasked(dst, payload, key, 0),
+        None => dst.put_slice(payload),
     }
 }
 

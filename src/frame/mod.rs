@@ -12,7 +12,7 @@ pub(crate) use codec::{Lent, encode_frame};
 pub use header::{FrameHeader, HeaderStatus, MAX_HEADER_LEN};
 pub use mask::apply_mask;
 #[doc(hidden)]
-pub use mask::{apply_mask_fallback, apply_mask_naive};
+pub use mask::{MaskFn, apply_mask_fallback, apply_mask_naive, mask_paths};
 
 use crate::close::CloseCode;
 

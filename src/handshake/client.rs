@@ -213,10 +213,10 @@ impl ClientConfig {
                 return Err(config(format!("subprotocol {p:?} offered twice")));
             }
         }
-        if let Some(o) = &self.origin {
-            if o.is_empty() || !o.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-                return Err(config(format!("origin {o:?} is not visible ASCII")));
-            }
+        if let Some(o) = &self.origin
+            && (o.is_empty() || !o.bytes().all(|b| (0x20..=0x7e).contains(&b)))
+        {
+            return Err(config(format!("origin {o:?} is not visible ASCII")));
         }
         for (name, value) in &self.headers {
             check_extra_header(name, value)?;

@@ -662,13 +662,13 @@ impl UpgradeRequest {
 
     /// The checks of [`accept`](Self::accept) on the application's options.
     fn check_accept_options(&self, options: &AcceptOptions) -> Result<(), HandshakeError> {
-        if let Some(p) = &options.subprotocol {
-            if !self.subprotocols.contains(p) {
-                return Err(HandshakeError::NotOffered {
-                    name: SEC_WEBSOCKET_PROTOCOL,
-                    value: p.clone(),
-                });
-            }
+        if let Some(p) = &options.subprotocol
+            && !self.subprotocols.contains(p)
+        {
+            return Err(HandshakeError::NotOffered {
+                name: SEC_WEBSOCKET_PROTOCOL,
+                value: p.clone(),
+            });
         }
         for e in &options.extensions {
             if !self
