@@ -195,9 +195,7 @@ impl Receiver {
                 if let Some(key) = key {
                     apply_mask(payload, key, 0);
                 }
-                let text =
-                    simdutf8::basic::from_utf8(payload).map_err(|_| ProtocolError::InvalidUtf8)?;
-                events.push_back(Event::Text(Utf8Bytes::copy_from_str(text)));
+                events.push_back(Event::Text(Utf8Bytes::copy_from_utf8(payload)?));
             } else {
                 let payload = slab.copy(&buf[start..start + len], key, buf.len());
                 events.push_back(Event::Binary(payload));
@@ -287,11 +285,7 @@ impl Receiver {
             // A single-frame text message is validated once, as a whole; when it is copied
             // out of the input anyway, it is copied into a shared `str`, which the
             // application then reads without a second check.
-            let copy = |payload: &[u8]| {
-                simdutf8::basic::from_utf8(payload)
-                    .map(Utf8Bytes::copy_from_str)
-                    .map_err(|_| ProtocolError::InvalidUtf8)
-            };
+            let copy = |payload: &[u8]| Utf8Bytes::copy_from_utf8(payload).map_err(Into::into);
             (self.decoder.decode_lent(buf, copy)?).map(|lent| match lent {
                 Lent::Copied(text) => Got::Text(text),
                 Lent::Split(payload) => Got::Single(payload),

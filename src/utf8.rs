@@ -63,6 +63,13 @@ impl Utf8Bytes {
         Self(Repr::Shared(Arc::from(text)))
     }
 
+    /// Validates `bytes` and copies them into a shared `str`, so that
+    /// [`as_str`](Self::as_str) costs nothing later.
+    pub(crate) fn copy_from_utf8(bytes: &[u8]) -> Result<Self, InvalidUtf8> {
+        let text = simdutf8::basic::from_utf8(bytes).map_err(|_| InvalidUtf8)?;
+        Ok(Self::copy_from_str(text))
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         match &self.0 {
