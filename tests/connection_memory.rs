@@ -62,8 +62,8 @@ fn small_message_does_not_pin_read_buffer() {
 }
 
 // SEC-03, SEC-12 (bounded memory): small messages from one read share slabs of at most 4 KiB
-// instead of an allocation each; a
-// retained message keeps at most its slab alive, never the read buffer.
+// instead of an allocation each; a retained message keeps at most its slab alive, never the
+// read buffer.
 #[test]
 fn small_messages_share_slabs_of_at_most_4_kib() {
     const SLAB: usize = 4096;
