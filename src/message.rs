@@ -9,7 +9,9 @@ use crate::close::CloseFrame;
 use crate::config::{Limits, ReceiveMode};
 use crate::connection::Event;
 use crate::extensions::Extension;
-use crate::frame::{FrameDecoder, FrameHeader, Lent, OpCode, ProtocolError, apply_mask};
+use crate::frame::{
+    FrameDecoder, FrameHeader, Lent, OpCode, ProtocolError, apply_mask, copy_masked,
+};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// The most a slab holds: the most memory one small delivered message can keep alive.
@@ -35,14 +37,17 @@ impl Slab {
     /// `input_left` bounds the size of a new slab: nothing more than the input left can be
     /// copied during this call.
     fn copy(&mut self, src: &[u8], key: Option<[u8; 4]>, input_left: usize) -> Bytes {
-        if self.free.capacity() < src.len() {
-            self.free = BytesMut::with_capacity(input_left.clamp(src.len(), SLAB_SIZE));
+        if self.free.len() < src.len() {
+            // Zeroed once, in bulk, so that each payload can be written into it in one pass
+            // (masked on the way) in safe code.
+            self.free = BytesMut::zeroed(input_left.clamp(src.len(), SLAB_SIZE));
         }
-        self.free.extend_from_slice(src);
-        if let Some(key) = key {
-            apply_mask(&mut self.free, key, 0);
+        let dst = &mut self.free[..src.len()];
+        match key {
+            Some(key) => copy_masked(dst, src, key),
+            None => dst.copy_from_slice(src),
         }
-        self.free.split().freeze()
+        self.free.split_to(src.len()).freeze()
     }
 }
 
