@@ -1,5 +1,6 @@
 //! Connection-level round trip: the client encodes, the server decodes and echoes, the
-//! client decodes. 16 B, 1 KiB and 64 KiB messages.
+//! client decodes. 16 B, 1 KiB and 64 KiB messages. And the server's send of one small
+//! message written out at once, through each sending API.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -47,5 +48,55 @@ fn round_trip(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, round_trip);
+/// A server sends one message and writes it out before the next, as an echo loop does:
+/// from `Bytes` with a vectored write, from a slice through `transmit_into`, and from a slice
+/// straight into the write buffer with `send_binary_into`. The write is a copy into a
+/// reused buffer.
+fn server_send(c: &mut Criterion) {
+    let mut group = c.benchmark_group("server_send");
+    for size in [16usize, 125] {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        let payload = Bytes::from(vec![0x5au8; size]);
+        let mut socket = Vec::with_capacity(size + 16);
+        let mut write_buf = Vec::with_capacity(size + 16);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(format!("send_binary_bytes/{size}B"), |b| {
+            b.iter(|| {
+                conn.send_binary(payload.clone()).unwrap();
+                let mut n = 0;
+                for chunk in conn.transmit_chunks() {
+                    socket.extend_from_slice(chunk);
+                    n += chunk.len();
+                }
+                conn.advance_transmit(n);
+                black_box(&socket);
+                socket.clear();
+            })
+        });
+        group.bench_function(format!("send_binary_from_slice/{size}B"), |b| {
+            b.iter(|| {
+                conn.send_binary_from_slice(black_box(&payload)).unwrap();
+                conn.transmit_into(&mut write_buf);
+                socket.extend_from_slice(&write_buf);
+                write_buf.clear();
+                black_box(&socket);
+                socket.clear();
+            })
+        });
+        group.bench_function(format!("send_binary_into/{size}B"), |b| {
+            b.iter(|| {
+                conn.send_binary_into(&mut write_buf, black_box(&payload))
+                    .unwrap();
+                socket.extend_from_slice(&write_buf);
+                write_buf.clear();
+                black_box(&socket);
+                socket.clear();
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, round_trip, server_send);
 criterion_main!(benches);

@@ -8,7 +8,7 @@ mod timers;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 pub use event::{CloseKind, CloseOutcome, Event, SendError, Timeout, Transmit};
 pub use send::{MessageType, PreparedMessage};
@@ -78,13 +78,19 @@ enum TransportClose {
 /// - **Inputs** from the transport and the clock: [`handle_input`](Self::handle_input),
 ///   [`handle_eof`](Self::handle_eof), [`handle_timeout`](Self::handle_timeout).
 /// - **Commands** from the application: [`send_text`](Self::send_text),
-///   [`send_binary`](Self::send_binary), [`send_ping`](Self::send_ping),
+///   [`send_binary`](Self::send_binary) (or, from borrowed bytes,
+///   [`send_text_from_str`](Self::send_text_from_str) and
+///   [`send_binary_from_slice`](Self::send_binary_from_slice)), [`send_ping`](Self::send_ping),
 ///   [`send_pong`](Self::send_pong), [`close`](Self::close), the streaming send
 ///   ([`begin_message`](Self::begin_message), [`continue_message`](Self::continue_message),
 ///   [`finish_message`](Self::finish_message)) and [`send_prepared`](Self::send_prepared).
 /// - **Outputs**: [`poll_transmit`](Self::poll_transmit) (or the vectored pair
-///   [`transmit_chunks`](Self::transmit_chunks) / [`advance_transmit`](Self::advance_transmit)),
+///   [`transmit_chunks`](Self::transmit_chunks) / [`advance_transmit`](Self::advance_transmit),
+///   or [`transmit_into`](Self::transmit_into) the caller's write buffer),
 ///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout).
+///   [`send_binary_into`](Self::send_binary_into) and [`send_text_into`](Self::send_text_into)
+///   are a command and `transmit_into` in one call: a small message from borrowed bytes goes
+///   straight into the caller's write buffer.
 /// - **Getters**: [`role`](Self::role), [`state`](Self::state),
 ///   [`buffered_amount`](Self::buffered_amount), [`subprotocol`](Self::subprotocol).
 ///
@@ -404,6 +410,21 @@ impl Connection {
             self.flush_pongs();
         }
         self.outbox.chunks()
+    }
+
+    /// Appends everything owed to the transport to `out`, the caller's write buffer, and
+    /// drops it from the output; returns the number of bytes appended. One copy, for an
+    /// embedder that writes from a buffer of its own (and for many small frames, cheaper
+    /// than a vectored write of their chunks). A buffer that cannot grow (such as
+    /// `&mut [u8]`) gets what fits; the rest stays owed for the next call.
+    ///
+    /// Once it returns 0 with everything written, call
+    /// [`poll_transmit`](Self::poll_transmit) to learn whether to close the transport.
+    pub fn transmit_into<B: BufMut>(&mut self, out: &mut B) -> usize {
+        if self.outbox.is_empty() {
+            self.flush_pongs();
+        }
+        self.outbox.write_into(out)
     }
 
     /// Drops `n` written bytes from the front of the output.

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::frame::{FrameEncoder, FrameHeader, MAX_HEADER_LEN, OpCode};
 
@@ -77,7 +77,7 @@ impl Outbox {
         let header = encoder.header(fin, rsv, opcode, payload.len() as u64);
         if header.mask.is_some() {
             self.len += header.encoded_len() + payload.len();
-            self.buffered().push_masked(&header, &payload);
+            self.buffered().push_copied(&header, &payload);
             return;
         }
         self.push_unmasked(Some(&header), payload);
@@ -89,6 +89,27 @@ impl Outbox {
         self.push_unmasked(None, frame);
     }
 
+    /// Queues a frame whose payload is copied from the caller's slice: inline when it is
+    /// alone and tiny, otherwise into the coalescing buffer (client payloads masked there,
+    /// SEC-02). Never keeps a reference to `payload`.
+    pub(crate) fn push_frame_copied(
+        &mut self,
+        encoder: &mut FrameEncoder,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        payload: &[u8],
+    ) {
+        let header = encoder.header(fin, rsv, opcode, payload.len() as u64);
+        let frame_len = header.encoded_len() + payload.len();
+        self.len += frame_len;
+        if header.mask.is_none() && frame_len <= INLINE && matches!(self.queue, Queue::Empty) {
+            self.set_single(Some(&header), payload, Bytes::new());
+        } else {
+            self.buffered().push_copied(&header, payload);
+        }
+    }
+
     /// Queues `header` (if any) followed by `payload`.
     fn push_unmasked(&mut self, header: Option<&FrameHeader>, payload: Bytes) {
         let head_len = header.map_or(0, FrameHeader::encoded_len);
@@ -97,15 +118,20 @@ impl Outbox {
             let mut head = [0; MAX_HEADER_LEN];
             let n = header.map_or(0, |h| h.encode(&mut head));
             self.buffered().push(&head[..n], payload);
-            return;
+        } else if head_len + payload.len() <= INLINE {
+            self.set_single(header, &payload, Bytes::new());
+        } else {
+            self.set_single(header, &[], payload);
         }
+    }
+
+    /// Makes the empty queue a lone frame: `header` and `tiny` inline (at most [`INLINE`]
+    /// bytes together), then `payload` by reference.
+    #[inline(always)]
+    fn set_single(&mut self, header: Option<&FrameHeader>, tiny: &[u8], payload: Bytes) {
+        debug_assert!(matches!(self.queue, Queue::Empty));
         // Built in place: a header encoded on the stack and copied in cost a
         // store-forwarding stall per frame (perf).
-        let (tiny, payload) = if head_len + payload.len() <= INLINE {
-            (Some(payload), Bytes::new())
-        } else {
-            (None, payload)
-        };
         self.queue = Queue::Single(Single {
             head: [0; INLINE],
             start: 0,
@@ -120,10 +146,8 @@ impl Outbox {
             .first_chunk_mut::<MAX_HEADER_LEN>()
             .expect("INLINE >= MAX_HEADER_LEN");
         let mut end = header.map_or(0, |h| h.encode(head));
-        if let Some(tiny) = tiny {
-            single.head[end..end + tiny.len()].copy_from_slice(&tiny);
-            end += tiny.len();
-        }
+        single.head[end..end + tiny.len()].copy_from_slice(tiny);
+        end += tiny.len();
         single.end = end as u8;
     }
 
@@ -182,7 +206,42 @@ impl Outbox {
         }
     }
 
+    /// Appends as much of the buffered output to `out` as it has room for and drops it from
+    /// the front; returns the number of bytes appended.
+    pub(crate) fn write_into<B: BufMut>(&mut self, out: &mut B) -> usize {
+        let room = out.remaining_mut();
+        if room < self.len {
+            let mut left = room;
+            for chunk in self.chunks() {
+                let n = chunk.len().min(left);
+                out.put_slice(&chunk[..n]);
+                left -= n;
+                if left == 0 {
+                    break;
+                }
+            }
+            self.advance(room);
+            return room;
+        }
+        match &self.queue {
+            Queue::Empty => return 0,
+            Queue::Single(single) => {
+                out.put_slice(single.head());
+                out.put_slice(&single.payload);
+            }
+            Queue::Buffered(buffered) => {
+                for chunk in &buffered.chunks {
+                    out.put_slice(chunk);
+                }
+                out.put_slice(&buffered.tail);
+            }
+        }
+        self.queue = Queue::Empty;
+        std::mem::take(&mut self.len)
+    }
+
     /// Drops `n` bytes from the front, after they were written.
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         assert!(n <= self.len, "advanced past the buffered output");
         if n == self.len {
@@ -293,8 +352,9 @@ impl Buffered {
         }
     }
 
-    /// Queues a frame whose payload is masked on its way into the tail.
-    fn push_masked(&mut self, header: &FrameHeader, payload: &[u8]) {
+    /// Queues a frame copied into the tail, its payload masked on the way when the header
+    /// has a key.
+    fn push_copied(&mut self, header: &FrameHeader, payload: &[u8]) {
         self.reserve(header.encoded_len() + payload.len());
         crate::frame::encode_frame(&mut self.tail, header, payload);
     }

@@ -1,11 +1,12 @@
-//! The sending commands: whole messages with automatic fragmentation, the streaming send,
-//! control frames and prepared (encode-once) messages.
+//! The sending commands: whole messages with automatic fragmentation (from `Bytes` or copied
+//! from borrowed bytes), the streaming send, control frames and prepared (encode-once)
+//! messages.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{Connection, SendError, State};
 use crate::Role;
-use crate::frame::{FrameEncoder, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::frame::{FrameEncoder, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// The type of a data message.
@@ -82,6 +83,72 @@ impl Connection {
     /// Sends a binary message. A server sends a large `Bytes` payload without copying it.
     pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
         self.send_message(OpCode::Binary, data.into())
+    }
+
+    /// Sends a text message copied from `text`: the frame is built in the connection's
+    /// output (a lone server frame with up to 20 bytes of payload inline, without allocating;
+    /// otherwise in the coalescing buffer). Same frames, order and errors as
+    /// [`send_text`](Self::send_text); for a large text that is already in `Bytes`, prefer
+    /// that, which does not copy it.
+    pub fn send_text_from_str(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_copied(OpCode::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message copied from `data`: the frame is built in the connection's
+    /// output (a lone server frame with up to 20 bytes of payload inline, without allocating;
+    /// otherwise in the coalescing buffer), with no reference to `data` kept. Same frames, order
+    /// and errors as [`send_binary`](Self::send_binary); for a large payload that is already
+    /// in `Bytes`, prefer that, which does not copy it.
+    ///
+    /// Paired with [`transmit_into`](Self::transmit_into), a message goes from the caller's
+    /// slice to the caller's write buffer:
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use rfc6455::{Config, Connection, Role};
+    /// let mut conn = Connection::new(Role::Server, Config::default(), Instant::now());
+    /// let mut write_buf = Vec::new();
+    /// conn.send_binary_from_slice(b"hello")?;
+    /// conn.transmit_into(&mut write_buf);
+    /// assert_eq!(write_buf, b"\x82\x05hello");
+    /// // socket.write_all(&write_buf)?; write_buf.clear();
+    /// # Ok::<(), rfc6455::SendError>(())
+    /// ```
+    pub fn send_binary_from_slice(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_copied(OpCode::Binary, data)
+    }
+
+    /// Sends a binary message copied from `data` and appends everything owed to the
+    /// transport, this message last, to `out`, the caller's write buffer: the same as
+    /// [`send_binary_from_slice`](Self::send_binary_from_slice) followed by
+    /// [`transmit_into`](Self::transmit_into), and the same errors, but a server frame that
+    /// fits in `out` is encoded straight into it, with nothing allocated or copied twice.
+    /// The cheapest way to send a message from borrowed bytes when the next thing the
+    /// embedder does is write its buffer.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use rfc6455::{Config, Connection, Role};
+    /// let mut conn = Connection::new(Role::Server, Config::default(), Instant::now());
+    /// let mut write_buf = Vec::new();
+    /// conn.send_binary_into(&mut write_buf, b"hello")?;
+    /// assert_eq!(write_buf, b"\x82\x05hello");
+    /// // socket.write_all(&write_buf)?; write_buf.clear();
+    /// # Ok::<(), rfc6455::SendError>(())
+    /// ```
+    pub fn send_binary_into<B: BufMut>(
+        &mut self,
+        out: &mut B,
+        data: &[u8],
+    ) -> Result<(), SendError> {
+        self.send_copied_into(out, OpCode::Binary, data)
+    }
+
+    /// [`send_binary_into`](Self::send_binary_into) for a text message: the same as
+    /// [`send_text_from_str`](Self::send_text_from_str) followed by
+    /// [`transmit_into`](Self::transmit_into).
+    pub fn send_text_into<B: BufMut>(&mut self, out: &mut B, text: &str) -> Result<(), SendError> {
+        self.send_copied_into(out, OpCode::Text, text.as_bytes())
     }
 
     /// Sends a message prepared once for many connections.
@@ -210,6 +277,69 @@ impl Connection {
         };
         self.flush_pongs();
         self.push_fragments(opcode, rsv, payload, true);
+        Ok(())
+    }
+
+    /// [`send_frames`](Self::send_frames) with `transform`, for a borrowed payload: copied
+    /// into the output, or into a `Bytes` for the extension to transform.
+    fn send_copied(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if self.extension.is_some() {
+            return self.send_message(opcode, Bytes::copy_from_slice(payload));
+        }
+        self.check_data()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.flush_pongs();
+        let max = self.config.max_send_frame_size.max(1);
+        let mut opcode = opcode;
+        let mut rest = payload;
+        while rest.len() > max {
+            let (piece, tail) = rest.split_at(max);
+            self.outbox
+                .push_frame_copied(&mut self.encoder, false, 0, opcode, piece);
+            opcode = OpCode::Continuation;
+            rest = tail;
+        }
+        self.outbox
+            .push_frame_copied(&mut self.encoder, true, 0, opcode, rest);
+        Ok(())
+    }
+
+    /// [`send_copied`](Self::send_copied), then everything owed into `out`. A lone
+    /// unfragmented server frame, unless an extension would transform it, goes straight into
+    /// `out` when nothing is left owed before it and it fits.
+    fn send_copied_into<B: BufMut>(
+        &mut self,
+        out: &mut B,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let direct = self.role == Role::Server
+            && self.extension.is_none()
+            && payload.len() <= self.config.max_send_frame_size;
+        if !direct {
+            self.send_copied(opcode, payload)?;
+            self.transmit_into(out);
+            return Ok(());
+        }
+        self.check_data()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.flush_pongs();
+        self.outbox.write_into(out);
+        if self.outbox.is_empty() && out.remaining_mut() >= MAX_HEADER_LEN + payload.len() {
+            let header = self.encoder.header(true, 0, opcode, payload.len() as u64);
+            let mut head = [0; MAX_HEADER_LEN];
+            let n = header.encode(&mut head);
+            out.put_slice(&head[..n]);
+            out.put_slice(payload);
+        } else {
+            self.outbox
+                .push_frame_copied(&mut self.encoder, true, 0, opcode, payload);
+            self.outbox.write_into(out);
+        }
         Ok(())
     }
 
