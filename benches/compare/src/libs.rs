@@ -249,6 +249,7 @@ pub fn idle(lib: Lib, rt: &tokio::runtime::Runtime, one_message: &[u8]) -> (usiz
     use std::sync::atomic::Ordering;
     let stream = MemStream::new(one_message);
     let stream_size = std::mem::size_of::<MemStream<'_>>();
+    crate::mem::init_scratch();
     COUNTING.store(true, Ordering::SeqCst);
     let result = match lib {
         Lib::Ours => {
