@@ -333,6 +333,44 @@ impl Driver {
         self.conn.advance_transmit(taken);
     }
 
+    /// Bytes the connection appended to a write buffer of ours (`transmit_into`, the
+    /// `send_*_into` calls): on the wire, and never after the transport close.
+    fn written(&mut self, out: &[u8]) {
+        if !out.is_empty() {
+            assert_eq!(self.close_transports, 0, "bytes after the transport close");
+            self.wire.extend_from_slice(out);
+        }
+    }
+
+    /// Everything owed, appended to a growable buffer or to a fixed one of `room` bytes (the
+    /// rest stays owed).
+    fn transmit_into(&mut self, room: Option<usize>) {
+        let (n, out) = match room {
+            None => {
+                let mut out = Vec::new();
+                (self.conn.transmit_into(&mut out), out)
+            }
+            Some(room) => {
+                let mut out = vec![0; room];
+                let mut rest = &mut out[..];
+                let n = self.conn.transmit_into(&mut rest);
+                out.truncate(n);
+                (n, out)
+            }
+        };
+        assert_eq!(n, out.len(), "transmit_into miscounted");
+        // Everything owed fits a growable buffer; a fixed one is filled before anything is
+        // left owed.
+        if room.is_none_or(|room| n < room) {
+            assert_eq!(
+                self.conn.buffered_amount(),
+                0,
+                "transmit_into left bytes owed"
+            );
+        }
+        self.written(&out);
+    }
+
     fn drain(&mut self) {
         while let Some(t) = self.conn.poll_transmit() {
             match t {
@@ -441,7 +479,10 @@ pub fn run_connection(role: Role, data: &[u8]) {
     let config = connection_config(&mut u);
     let mut d = Driver::new(role, config);
     while !u.is_empty() {
-        match byte(&mut u) % 16 {
+        let op = byte(&mut u);
+        // The high bits pick between the ways of doing the same thing.
+        let how = op >> 4;
+        match op % 16 {
             0 => d.feed(chunk(&mut u)),
             1 => {
                 let (b0, flip) = (byte(&mut u), byte(&mut u) & 1 != 0);
@@ -464,11 +505,23 @@ pub fn run_connection(role: Role, data: &[u8]) {
             }
             5 => {
                 let text = String::from_utf8_lossy(chunk(&mut u)).into_owned();
-                d.data(text.len(), |c| c.send_text(text));
+                let mut out = Vec::new();
+                match how % 3 {
+                    0 => d.data(text.len(), |c| c.send_text(text.clone())),
+                    1 => d.data(text.len(), |c| c.send_text_from_str(&text)),
+                    _ => d.data(text.len(), |c| c.send_text_into(&mut out, &text)),
+                }
+                d.written(&out);
             }
             6 => {
-                let data = Bytes::copy_from_slice(chunk(&mut u));
-                d.data(data.len(), |c| c.send_binary(data));
+                let data = chunk(&mut u);
+                let mut out = Vec::new();
+                match how % 3 {
+                    0 => d.data(data.len(), |c| c.send_binary(Bytes::copy_from_slice(data))),
+                    1 => d.data(data.len(), |c| c.send_binary_from_slice(data)),
+                    _ => d.data(data.len(), |c| c.send_binary_into(&mut out, data)),
+                }
+                d.written(&out);
             }
             7 => {
                 let data = Bytes::copy_from_slice(chunk(&mut u));
@@ -500,7 +553,11 @@ pub fn run_connection(role: Role, data: &[u8]) {
                 d.data(data.len(), |c| c.finish_message(data));
             }
             13 => d.write(usize::from(short(&mut u))),
-            14 => d.drain(),
+            14 => match how % 3 {
+                0 => d.drain(),
+                1 => d.transmit_into(None),
+                _ => d.transmit_into(Some(usize::from(byte(&mut u)))),
+            },
             _ => {
                 let n = usize::from(short(&mut u)).min(u.len());
                 let bytes = u.bytes(n).unwrap_or_default();
@@ -605,9 +662,11 @@ pub fn run_roundtrip(data: &[u8]) {
         let text = String::from_utf8_lossy(payload).into_owned();
         let split = usize::from(byte(&mut u));
         for c in [&mut client, &mut server] {
-            match tag % 4 {
+            match tag % 6 {
                 0 => c.send_text(text.clone()).unwrap(),
                 1 => c.send_binary(Bytes::copy_from_slice(payload)).unwrap(),
+                4 => c.send_text_from_str(&text).unwrap(),
+                5 => c.send_binary_from_slice(payload).unwrap(),
                 2 => {
                     // Streamed, split anywhere (even inside a character).
                     let bytes = text.as_bytes();
@@ -619,6 +678,7 @@ pub fn run_roundtrip(data: &[u8]) {
                         .unwrap();
                 }
                 _ => {
+                    // 3: streamed binary.
                     let at = split.min(payload.len());
                     c.begin_message(MessageType::Binary).unwrap();
                     c.continue_message(Bytes::copy_from_slice(&payload[..at]))
