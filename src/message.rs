@@ -51,6 +51,21 @@ impl Slab {
     }
 }
 
+/// Queues a binary message, its event written straight into its slot in the queue.
+///
+/// `push_back` built the event aside and then copied it into the queue with loads wider than
+/// the stores that had just built it, which stalled on store forwarding (perf: 4.6 of the
+/// 35 ns a 16-byte message took). `resize_with` writes what its closure returns in place.
+/// Thread CPU time, compare --quick "decode 1", three runs: 16 B 35/35/35 -> 29/31/30 ns,
+/// 125 B 52/50/50 -> 45/47/48 ns.
+#[inline(always)]
+fn push_binary(events: &mut VecDeque<Event>, payload: Bytes) {
+    let mut payload = Some(payload);
+    events.resize_with(events.len() + 1, || {
+        Event::Binary(payload.take().unwrap_or_default())
+    });
+}
+
 /// One thing decoded from the input.
 #[derive(Debug)]
 pub(crate) enum Received {
@@ -203,7 +218,7 @@ impl Receiver {
                 events.push_back(Event::Text(Utf8Bytes::copy_from_utf8(payload)?));
             } else {
                 let payload = slab.copy(&buf[start..start + len], key, buf.len());
-                events.push_back(Event::Binary(payload));
+                push_binary(events, payload);
             }
             buf.advance(start + len);
         }
