@@ -3,42 +3,9 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::*;
-use rfc6455::extensions::Extension;
 use rfc6455::frame::{OpCode, ProtocolError, RSV1};
 use rfc6455::{Config, Event, Role};
-
-#[derive(Debug)]
-struct Reverse;
-
-impl Extension for Reverse {
-    fn rsv_bits(&self) -> u8 {
-        RSV1
-    }
-    fn encode_message(
-        &mut self,
-        _opcode: OpCode,
-        payload: Bytes,
-    ) -> Result<(Bytes, u8), &'static str> {
-        let mut v = payload.to_vec();
-        v.reverse();
-        Ok((v.into(), RSV1))
-    }
-    fn decode_message(
-        &mut self,
-        _rsv: u8,
-        payload: Bytes,
-        max_size: u64,
-    ) -> Result<Bytes, ProtocolError> {
-        if payload.len() as u64 > max_size {
-            return Err(ProtocolError::MessageTooLarge { max: max_size });
-        }
-        let mut v = payload.to_vec();
-        v.reverse();
-        Ok(v.into())
-    }
-}
 
 fn with_ext(role: Role) -> rfc6455::Connection {
     let mut c = conn(role, Config::default());

@@ -6,8 +6,7 @@ mod common;
 
 use bytes::{Bytes, BytesMut};
 use common::*;
-use rfc6455::extensions::Extension;
-use rfc6455::frame::{OpCode, ProtocolError, RSV1};
+use rfc6455::frame::{OpCode, RSV1};
 use rfc6455::{Config, Connection, Event, MessageType, Role, SendError, Transmit};
 
 /// Payload lengths around the inline limit, the length encodings (FR-11) and the size from
@@ -226,33 +225,6 @@ fn fr32_fr22_sec12_same_errors() {
         };
         assert_eq!(got, Err(expected), "{way:?}");
         assert!(out.is_empty(), "{way:?}: a refused send wrote nothing");
-    }
-}
-
-/// Reverses the payload and sets RSV1 (a stand-in for permessage-deflate).
-#[derive(Debug)]
-struct Reverse;
-
-impl Extension for Reverse {
-    fn rsv_bits(&self) -> u8 {
-        RSV1
-    }
-    fn encode_message(
-        &mut self,
-        _opcode: OpCode,
-        payload: Bytes,
-    ) -> Result<(Bytes, u8), &'static str> {
-        let mut v = payload.to_vec();
-        v.reverse();
-        Ok((v.into(), RSV1))
-    }
-    fn decode_message(
-        &mut self,
-        _rsv: u8,
-        payload: Bytes,
-        _max_size: u64,
-    ) -> Result<Bytes, ProtocolError> {
-        Ok(payload)
     }
 }
 

@@ -386,3 +386,36 @@ pub fn feed_head_in_chunks<T, E>(
     }
     (Ok(partial), buf)
 }
+
+/// A toy extension that reverses each message's payload and sets RSV1 (a stand-in for
+/// permessage-deflate), refusing to decode past the message limit.
+#[derive(Debug)]
+pub struct Reverse;
+
+impl rfc6455::extensions::Extension for Reverse {
+    fn rsv_bits(&self) -> u8 {
+        rfc6455::frame::RSV1
+    }
+    fn encode_message(
+        &mut self,
+        _opcode: OpCode,
+        payload: Bytes,
+    ) -> Result<(Bytes, u8), &'static str> {
+        let mut v = payload.to_vec();
+        v.reverse();
+        Ok((v.into(), rfc6455::frame::RSV1))
+    }
+    fn decode_message(
+        &mut self,
+        _rsv: u8,
+        payload: Bytes,
+        max_size: u64,
+    ) -> Result<Bytes, rfc6455::frame::ProtocolError> {
+        if payload.len() as u64 > max_size {
+            return Err(rfc6455::frame::ProtocolError::MessageTooLarge { max: max_size });
+        }
+        let mut v = payload.to_vec();
+        v.reverse();
+        Ok(v.into())
+    }
+}
