@@ -639,16 +639,20 @@ mod tests {
                         ("dispatched", extend_unmasked),
                         ("pieces", extend_in_pieces),
                     ];
+                    // Room reserved up front, so the prefix sets the destination's alignment;
+                    // exactly enough room too, so that a store past the end is caught by
+                    // AddressSanitizer (`RUSTFLAGS=-Zsanitizer=address cargo +nightly test`).
                     for (name, extend) in paths {
-                        // Room reserved up front, so the prefix sets the destination's alignment.
-                        let mut dst = BytesMut::with_capacity(prefix + len + 64);
-                        dst.extend_from_slice(&before);
-                        extend(&mut dst, &src[..len], key, phase);
-                        assert_eq!(
-                            &dst[..],
-                            &expect[..],
-                            "{name}: prefix {prefix} len {len} phase {phase}"
-                        );
+                        for slack in [64, 0] {
+                            let mut dst = BytesMut::with_capacity(prefix + len + slack);
+                            dst.extend_from_slice(&before);
+                            extend(&mut dst, &src[..len], key, phase);
+                            assert_eq!(
+                                &dst[..],
+                                &expect[..],
+                                "{name}: prefix {prefix} len {len} phase {phase} slack {slack}"
+                            );
+                        }
                     }
                 }
             }
