@@ -818,3 +818,36 @@ fn large_masked_payload_in_pieces() {
         }
     }
 }
+
+// FR-09, FR-02: switching from `decode_chunk` to `decode` in the middle of a masked frame
+// yields the rest of that frame's payload, unmasked at the right key phase (the header still
+// gives the whole frame's length), and the next frame decodes normally.
+#[test]
+fn decode_after_decode_chunk_returns_the_rest_of_the_frame() {
+    let payload: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+    let mut wire = BytesMut::new();
+    let mut enc = FrameEncoder::with_mask_keys(Role::Client, Box::new(|| [0x11, 0x22, 0x33, 0x44]));
+    enc.encode(&mut wire, true, 0, OpCode::Binary, &payload);
+    enc.encode(&mut wire, true, 0, OpCode::Text, b"next");
+    let header_len = wire.len() - payload.len() - 10; // the second frame: 2 + 4 + 4 bytes
+    for first in [1, 3, 5, 150, 299] {
+        let mut dec = FrameDecoder::new(server());
+        let mut buf = BytesMut::from(&wire[..header_len + first]);
+        let chunk = dec.decode_chunk(&mut buf).unwrap().expect("a first chunk");
+        assert_eq!(&chunk.payload[..], &payload[..first], "first {first}");
+        assert!(chunk.first && !chunk.last);
+        buf.extend_from_slice(&wire[header_len + first..]);
+        let rest = dec
+            .decode(&mut buf)
+            .unwrap()
+            .expect("the rest of the frame");
+        assert_eq!(rest.header.payload_len, payload.len() as u64);
+        assert_eq!(&rest.payload[..], &payload[first..], "first {first}");
+        let next = dec.decode(&mut buf).unwrap().expect("the next frame");
+        assert_eq!(
+            (next.header.opcode, &next.payload[..]),
+            (OpCode::Text, &b"next"[..])
+        );
+        assert!(buf.is_empty());
+    }
+}

@@ -106,6 +106,10 @@ impl FrameDecoder {
     /// Decodes the next complete frame from the front of `buf`, or returns `None` when more
     /// bytes are needed. Bytes of an incomplete payload are unmasked in place as they arrive
     /// and can be inspected with [`partial_payload`](Self::partial_payload).
+    ///
+    /// The two ways of decoding may be mixed between frames, and also within one: after
+    /// [`decode_chunk`](Self::decode_chunk) has taken part of a frame, `decode` returns the
+    /// rest of it, so the returned payload is then shorter than `header.payload_len`.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         let Some(done) = self.complete_frame(buf)? else {
             return Ok(None);
