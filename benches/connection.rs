@@ -51,7 +51,7 @@ fn round_trip(c: &mut Criterion) {
 /// A server sends one message and writes it out before the next, as an echo loop does:
 /// from `Bytes` with a vectored write, from a slice through `transmit_into`, and from a slice
 /// straight into the write buffer with `send_binary_into`. The write is a copy into a
-/// reused buffer.
+/// reused buffer. Then a client, which masks every frame, the last two ways.
 fn server_send(c: &mut Criterion) {
     let mut group = c.benchmark_group("server_send");
     for size in [16usize, 125] {
@@ -92,6 +92,25 @@ fn server_send(c: &mut Criterion) {
                 write_buf.clear();
                 black_box(&socket);
                 socket.clear();
+            })
+        });
+        // A client masks every frame: into its outbox, or straight into the write buffer.
+        let mut client = Connection::new(Role::Client, Config::default(), now);
+        group.bench_function(format!("client_send_binary_from_slice/{size}B"), |b| {
+            b.iter(|| {
+                client.send_binary_from_slice(black_box(&payload)).unwrap();
+                client.transmit_into(&mut write_buf);
+                black_box(&write_buf);
+                write_buf.clear();
+            })
+        });
+        group.bench_function(format!("client_send_binary_into/{size}B"), |b| {
+            b.iter(|| {
+                client
+                    .send_binary_into(&mut write_buf, black_box(&payload))
+                    .unwrap();
+                black_box(&write_buf);
+                write_buf.clear();
             })
         });
     }

@@ -269,6 +269,26 @@ fn sec02_client_copy_is_fixed_at_send_time() {
     );
 }
 
+// SEC-02: a client's message sent straight into the caller's write buffer is masked there,
+// not in the caller's payload, at every length (several stack pieces included), and the
+// peer reads the payload back.
+#[test]
+fn sec02_client_send_into_masks_in_the_write_buffer_only() {
+    for len in [0, 1, 5, 125, 255, 256, 257, 1000, 70_000] {
+        let mut c = conn(Role::Client, Config::default());
+        let data = payload(len);
+        let before = data.clone();
+        let mut out = Vec::new();
+        c.send_binary_into(&mut out, &data).unwrap();
+        assert_eq!(data, before, "len {len}: the caller's bytes were modified");
+        assert_eq!(c.buffered_amount(), 0, "len {len}: all of it in `out`");
+        let frames = frames_from(Role::Client, &out);
+        assert_eq!(frames.len(), 1, "len {len}");
+        // The peer's decoder refuses an unmasked frame from a client (FR-07).
+        assert_eq!(&frames[0].3[..], &data[..], "len {len}");
+    }
+}
+
 // A buffer that cannot grow gets what fits; the rest stays owed, in order, and the whole
 // equals what `poll_transmit` gives.
 #[test]

@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{Connection, SendError, State};
 use crate::Role;
-use crate::frame::{FrameEncoder, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+use crate::frame::{FrameEncoder, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, copy_masked};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// The type of a data message.
@@ -121,8 +121,9 @@ impl Connection {
     /// Sends a binary message copied from `data` and appends everything owed to the
     /// transport, this message last, to `out`, the caller's write buffer: the same as
     /// [`send_binary_from_slice`](Self::send_binary_from_slice) followed by
-    /// [`transmit_into`](Self::transmit_into), and the same errors, but a server frame that
-    /// fits in `out` is encoded straight into it, with nothing allocated or copied twice.
+    /// [`transmit_into`](Self::transmit_into), and the same errors, but an unfragmented
+    /// message that fits in `out` is encoded straight into it (a client's masked on the way,
+    /// never in `data`), with nothing allocated or copied twice.
     /// The cheapest way to send a message from borrowed bytes when the next thing the
     /// embedder does is write its buffer.
     ///
@@ -307,17 +308,15 @@ impl Connection {
     }
 
     /// [`send_copied`](Self::send_copied), then everything owed into `out`. A lone
-    /// unfragmented server frame, unless an extension would transform it, goes straight into
-    /// `out` when nothing is left owed before it and it fits.
+    /// unfragmented frame, unless an extension would transform it, goes straight into `out`
+    /// (masked there by a client) when nothing is left owed before it and it fits.
     fn send_copied_into<B: BufMut>(
         &mut self,
         out: &mut B,
         opcode: OpCode,
         payload: &[u8],
     ) -> Result<(), SendError> {
-        let direct = self.role == Role::Server
-            && self.extension.is_none()
-            && payload.len() <= self.config.max_send_frame_size;
+        let direct = self.extension.is_none() && payload.len() <= self.config.max_send_frame_size;
         if !direct {
             self.send_copied(opcode, payload)?;
             self.transmit_into(out);
@@ -334,7 +333,10 @@ impl Connection {
             let mut head = [0; MAX_HEADER_LEN];
             let n = header.encode(&mut head);
             out.put_slice(&head[..n]);
-            out.put_slice(payload);
+            match header.mask {
+                None => out.put_slice(payload),
+                Some(key) => put_masked(out, payload, key),
+            }
         } else {
             self.outbox
                 .push_frame_copied(&mut self.encoder, true, 0, opcode, payload);
@@ -390,5 +392,18 @@ impl Connection {
             });
         }
         Ok(())
+    }
+}
+
+/// Appends `payload` masked with `key` to `out`, through a small buffer on the stack: the
+/// caller's bytes are never modified (SEC-02) and nothing is allocated.
+fn put_masked<B: BufMut>(out: &mut B, payload: &[u8], key: [u8; 4]) {
+    /// A multiple of 4, so that every piece starts at key phase 0.
+    const PIECE: usize = 256;
+    let mut buf = [0; PIECE];
+    for piece in payload.chunks(PIECE) {
+        let masked = &mut buf[..piece.len()];
+        copy_masked(masked, piece, key);
+        out.put_slice(masked);
     }
 }
