@@ -396,7 +396,9 @@ impl Connection {
 }
 
 /// Appends `payload` masked with `key` to `out`, through a small buffer on the stack: the
-/// caller's bytes are never modified (SEC-02) and nothing is allocated.
+/// caller's bytes are never modified (SEC-02) and nothing is allocated. Out of line: inlined,
+/// it made the server's unmasked path 1 ns slower (18 -> 19 ns, compare "encode 16 B").
+#[inline(never)]
 fn put_masked<B: BufMut>(out: &mut B, payload: &[u8], key: [u8; 4]) {
     /// A multiple of 4, so that every piece starts at key phase 0.
     const PIECE: usize = 256;
