@@ -346,17 +346,23 @@ fn owed(client: &Client) -> usize {
 fn flush(client: &mut Client) -> io::Result<bool> {
     loop {
         let result = {
-            let mut slices = Vec::new();
+            // On the stack: no allocation per write.
+            let mut slices = [IoSlice::new(&[]); 65];
+            let mut n = 0;
             if !client.head.is_empty() {
-                slices.push(IoSlice::new(&client.head));
+                slices[0] = IoSlice::new(&client.head);
+                n = 1;
             }
             if let Phase::Open(conn) = &mut client.phase {
-                slices.extend(conn.transmit_chunks().take(64).map(IoSlice::new));
+                for chunk in conn.transmit_chunks().take(64) {
+                    slices[n] = IoSlice::new(chunk);
+                    n += 1;
+                }
             }
-            if slices.is_empty() {
+            if n == 0 {
                 break;
             }
-            client.socket.write_vectored(&slices)
+            client.socket.write_vectored(&slices[..n])
         };
         let mut written = match result {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
