@@ -156,6 +156,22 @@ def keepalive_regression():
     return bytes(out)
 
 
+def send_variants():
+    """The sends and writes picked by an operation's high bits: text and binary from a
+    slice and straight into a write buffer, then transmit_into a growable buffer, into a
+    7-byte fixed one, and a final drain."""
+    out = bytearray(8)
+    text = "h\u00e9llo \U0001d11e".encode()
+    out += bytes([0x15, len(text)]) + text
+    out += bytes([0x25, len(text)]) + text
+    out += bytes([0x16, 5]) + b"\x00\x01\x02\x03\x04"
+    out += bytes([0x26, 200]) + bytes(range(200))
+    out += bytes([0x06, 130]) + bytes(130)  # Bytes, queued: the next writes come after it
+    out += bytes([0x2E, 7])
+    out += bytes([0x1E])
+    return bytes(out + b"\x0e")
+
+
 def main():
     ex = rfc_examples()
     small = lambda s: len(s) < 4096
@@ -170,9 +186,13 @@ def main():
     )
     write(
         "connection_server",
-        [connection_input(s) for s in streams["server"]] + [keepalive_regression()],
+        [connection_input(s) for s in streams["server"]]
+        + [keepalive_regression(), send_variants()],
     )
-    write("connection_client", [connection_input(s) for s in streams["client"]])
+    write(
+        "connection_client",
+        [connection_input(s) for s in streams["client"]] + [send_variants()],
+    )
     write("differential", streams["server"])
     # roundtrip: setup, chunk sizes, then (tag, length, payload, split) per message.
     write(
@@ -181,6 +201,9 @@ def main():
             bytes([0, 0]) + bytes([0, 5]) + b"Hello" + bytes([0]),
             bytes([1, 1, 3]) + bytes([2, 6]) + "h\u00e9llo".encode() + bytes([2]),
             bytes([8, 0]) + bytes([1, 3, 1, 2, 3, 1]) + bytes([3, 4]) + b"\xff\x00\x01\x02" + bytes([2]),
+            # Copied from a slice: text (tag 4), then binary (tag 5).
+            bytes([5, 0]) + bytes([4, 6]) + "h\u00e9llo".encode() + bytes([0])
+            + bytes([5, 3]) + b"\x01\x02\x03" + bytes([0]),
         ],
     )
     hs = handshake_fixtures()
