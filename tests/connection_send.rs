@@ -407,3 +407,29 @@ fn sec02_client_frame_never_points_at_caller_bytes() {
         "the caller's bytes were masked"
     );
 }
+
+// FR-22: a prepared message is a second data message; while a streamed one is in progress
+// it is refused like any other, on both the server's encode-once path and the client's, and
+// nothing is queued between the fragments.
+#[test]
+fn fr22_prepared_message_refused_mid_stream() {
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role, Config::default());
+        c.begin_message(MessageType::Text).unwrap();
+        c.continue_message(Bytes::from_static(b"part")).unwrap();
+        let before = c.buffered_amount();
+        let msg = PreparedMessage::binary(vec![1u8; 10]);
+        assert_eq!(
+            c.send_prepared(&msg),
+            Err(SendError::MessageInProgress),
+            "{role:?}"
+        );
+        assert_eq!(
+            c.buffered_amount(),
+            before,
+            "{role:?}: something was queued"
+        );
+        c.finish_message(Bytes::from_static(b"end")).unwrap();
+        c.send_prepared(&msg).unwrap();
+    }
+}

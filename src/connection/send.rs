@@ -158,7 +158,7 @@ impl Connection {
             && self.extension.is_none()
             && message.payload.len() <= self.config.max_send_frame_size
         {
-            self.check_data()?;
+            self.check_new_message()?;
             self.flush_pongs();
             self.outbox.push_encoded(message.frame.clone());
             Ok(())
@@ -266,10 +266,7 @@ impl Connection {
         payload: Bytes,
         transform: bool,
     ) -> Result<(), SendError> {
-        self.check_data()?;
-        if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_new_message()?;
         let (payload, rsv) = match &mut self.extension {
             Some(ext) if transform => ext
                 .encode_message(opcode, payload)
@@ -281,16 +278,13 @@ impl Connection {
         Ok(())
     }
 
-    /// [`send_frames`](Self::send_frames) with `transform`, for a borrowed payload: copied
+    /// [`send_message`](Self::send_message) for a borrowed payload: copied
     /// into the output, or into a `Bytes` for the extension to transform.
     fn send_copied(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         if self.extension.is_some() {
             return self.send_message(opcode, Bytes::copy_from_slice(payload));
         }
-        self.check_data()?;
-        if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_new_message()?;
         self.flush_pongs();
         let max = self.config.max_send_frame_size.max(1);
         let mut opcode = opcode;
@@ -322,10 +316,7 @@ impl Connection {
             self.transmit_into(out);
             return Ok(());
         }
-        self.check_data()?;
-        if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_new_message()?;
         self.flush_pongs();
         self.outbox.write_into(out);
         if self.outbox.is_empty() && out.remaining_mut() >= MAX_HEADER_LEN + payload.len() {
@@ -377,6 +368,16 @@ impl Connection {
     /// Data may be sent while open, and after the peer's Close until our reply goes.
     fn can_send_data(&self) -> bool {
         matches!(self.state, State::Open | State::CloseReceived { .. })
+    }
+
+    /// [`check_data`](Self::check_data) for a whole new message, which may not start while
+    /// a streamed one is in progress (FR-22).
+    fn check_new_message(&self) -> Result<(), SendError> {
+        self.check_data()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        Ok(())
     }
 
     /// Data and application control frames need an open connection and room in the output.
