@@ -169,6 +169,11 @@ def send_variants():
     out += bytes([0x06, 130]) + bytes(130)  # Bytes, queued: the next writes come after it
     out += bytes([0x2E, 7])
     out += bytes([0x1E])
+    # A prepared message, then one attempted in the middle of a streamed one (FR-22).
+    out += bytes([0x36, 3]) + b"abc"
+    out += bytes([0x0A, 1]) + bytes([0x0B, 2]) + b"st"
+    out += bytes([0x36, 3]) + b"xyz"
+    out += bytes([0x0C, 1]) + b"!"
     return bytes(out + b"\x0e")
 
 

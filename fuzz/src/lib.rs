@@ -11,8 +11,8 @@ use arbitrary::Unstructured;
 use bytes::{Bytes, BytesMut};
 use rfc6455::frame::{DecoderConfig, FrameDecoder, FrameHeader, MAX_HEADER_LEN, OpCode};
 use rfc6455::{
-    CloseCode, Config, Connection, ConnectionState, Event, MessageType, ReceiveMode, Role,
-    SendError, Transmit,
+    CloseCode, Config, Connection, ConnectionState, Event, MessageType, PreparedMessage,
+    ReceiveMode, Role, SendError, Transmit,
 };
 
 pub mod reference;
@@ -516,10 +516,14 @@ pub fn run_connection(role: Role, data: &[u8]) {
             6 => {
                 let data = chunk(&mut u);
                 let mut out = Vec::new();
-                match how % 3 {
+                match how % 4 {
                     0 => d.data(data.len(), |c| c.send_binary(Bytes::copy_from_slice(data))),
                     1 => d.data(data.len(), |c| c.send_binary_from_slice(data)),
-                    _ => d.data(data.len(), |c| c.send_binary_into(&mut out, data)),
+                    2 => d.data(data.len(), |c| c.send_binary_into(&mut out, data)),
+                    _ => {
+                        let message = PreparedMessage::binary(Bytes::copy_from_slice(data));
+                        d.data(data.len(), |c| c.send_prepared(&message))
+                    }
                 }
                 d.written(&out);
             }
