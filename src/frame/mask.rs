@@ -102,8 +102,18 @@ pub fn apply_mask_naive(buf: &mut [u8], key: [u8; 4], phase: usize) {
 pub(crate) fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], phase: usize) {
     if src.len() < SHORT {
         let start = dst.len();
-        dst.extend_from_slice(src);
-        mask_short(&mut dst[start..], rotate_key(key, phase));
+        if src.len() < 32 {
+            dst.extend_from_slice(src);
+            mask_short(&mut dst[start..], rotate_key(key, phase));
+        } else {
+            // Zeroed, then written once by `copy_masked`: a copy then masked in place read
+            // the copy's stores back, with loads that span several of them, before they
+            // reached the cache (a store-forwarding stall; criterion, a client's 125-byte
+            // send: 57.7 -> 52.5 ns). Under 32 bytes the copy is one or two stores that the
+            // mask's loads match, and the old way is faster (16 bytes: 47.5 against 48.9 ns).
+            dst.resize(start + src.len(), 0);
+            copy_masked(&mut dst[start..], src, rotate_key(key, phase));
+        }
         return;
     }
     #[cfg(target_arch = "x86_64")]
