@@ -2,6 +2,7 @@
 //! validation, whole or streaming delivery.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -12,7 +13,7 @@ use crate::extensions::Extension;
 use crate::frame::{
     FrameDecoder, FrameHeader, Lent, OpCode, ProtocolError, apply_mask, copy_masked,
 };
-use crate::utf8::{Utf8Bytes, Utf8Validator};
+use crate::utf8::{InvalidUtf8, Utf8Bytes, Utf8Validator};
 
 /// The most a slab holds: the most memory one small delivered message can keep alive.
 pub(crate) const SLAB_SIZE: usize = 4096;
@@ -64,6 +65,163 @@ fn push_binary(events: &mut VecDeque<Event>, payload: Bytes) {
     events.resize_with(events.len() + 1, || {
         Event::Binary(payload.take().unwrap_or_default())
     });
+}
+
+/// Queues a text message, its event written straight into its slot in the queue (as
+/// [`push_binary`]).
+#[inline(always)]
+fn push_text(events: &mut VecDeque<Event>, text: Utf8Bytes) {
+    let mut text = Some(text);
+    events.resize_with(events.len() + 1, || {
+        Event::Text(text.take().unwrap_or_default())
+    });
+}
+
+/// The header of a frame the small-message fast path takes: a whole text or binary message
+/// (FIN, no RSV bits) of at most the fast path's length, masked as the role requires, whose
+/// payload is complete in the input.
+struct SmallFrame {
+    text: bool,
+    /// Header bytes, the masking key included.
+    header_len: usize,
+    len: usize,
+    key: Option<[u8; 4]>,
+}
+
+impl SmallFrame {
+    /// The frame at the front of `input`, or `None` for anything else (left to the general
+    /// path, which also reports every broken rule).
+    #[inline(always)]
+    fn parse(input: &[u8], expect_masked: bool, max_len: usize) -> Option<Self> {
+        let &[first, second, ..] = input else {
+            return None;
+        };
+        let text = match first {
+            0x81 => true,
+            0x82 => false,
+            _ => return None,
+        };
+        let masked = second & 0x80 != 0;
+        let (len, mut header_len) = match second & 0x7f {
+            // A 16-bit length, which must need its two bytes (FR-12).
+            126 => match input.get(2..4) {
+                Some(&[high, low]) if high != 0 || low >= 126 => {
+                    (usize::from(u16::from_be_bytes([high, low])), 4)
+                }
+                _ => return None,
+            },
+            127 => return None,
+            len => (usize::from(len), 2),
+        };
+        let key = if masked {
+            let &[a, b, c, d] = input.get(header_len..header_len + 4)? else {
+                return None;
+            };
+            header_len += 4;
+            Some([a, b, c, d])
+        } else {
+            None
+        };
+        if masked != expect_masked || len > max_len || input.len() < header_len + len {
+            return None;
+        }
+        Some(Self {
+            text,
+            header_len,
+            len,
+            key,
+        })
+    }
+}
+
+/// The most text messages of one [`TextRun`].
+const TEXT_RUN_MAX: usize = 32;
+
+/// Small whole text messages that follow one another in the input, validated together and
+/// copied into one shared `str` (at most [`SLAB_SIZE`] bytes, as binary slabs).
+///
+/// Each payload is unmasked where it lies, and the frame header between two payloads is
+/// overwritten with ASCII spaces (the bytes are consumed anyway). The span from the first
+/// payload to the last is then valid UTF-8 exactly when every payload is: no character can
+/// run on across an ASCII byte, so a valid span breaks into valid payloads, and valid
+/// payloads joined by ASCII are valid. One validation and one allocation serve the whole run,
+/// against one each per message.
+///
+/// Compare, "decode 1 KiB text", three runs each (AMD EPYC, AVX-512): one `Arc<str>` per
+/// message 140-143 ns; runs 129-136; their events written in place 123-126. Most of what
+/// queueing the events still costs is the first reference count increment, which waits
+/// for the copy's stores (into memory that is not in L1) to drain; queueing them one run
+/// later only moved that wait to the next stores (130-132 ns).
+#[derive(Default)]
+struct TextRun {
+    /// The span in the input: the start of the first payload, the end of the last.
+    start: usize,
+    end: usize,
+    count: usize,
+    /// Each payload's bounds, from `start`.
+    bounds: [(u16, u16); TEXT_RUN_MAX],
+}
+
+impl TextRun {
+    /// Adds the message whose payload is `buf[at..end]`, delivering the run first when it
+    /// has no room for it.
+    #[inline(always)]
+    fn push(
+        &mut self,
+        buf: &mut [u8],
+        at: usize,
+        end: usize,
+        key: Option<[u8; 4]>,
+        events: &mut VecDeque<Event>,
+    ) -> Result<(), ProtocolError> {
+        if self.count == TEXT_RUN_MAX || (self.count > 0 && end - self.start > SLAB_SIZE) {
+            self.flush(buf, events)?;
+        }
+        if let Some(key) = key {
+            apply_mask(&mut buf[at..end], key, 0);
+        }
+        if self.count == 0 {
+            self.start = at;
+        } else {
+            buf[self.end..at].fill(b' ');
+        }
+        // Both under `SLAB_SIZE`: the span never exceeds it.
+        self.bounds[self.count] = ((at - self.start) as u16, (end - self.start) as u16);
+        self.count += 1;
+        self.end = end;
+        Ok(())
+    }
+
+    /// Validates the run and queues its messages, or fails at the first invalid one, with
+    /// the messages before it queued (FR-23, FR-25).
+    fn flush(&mut self, buf: &[u8], events: &mut VecDeque<Event>) -> Result<(), InvalidUtf8> {
+        let count = std::mem::take(&mut self.count);
+        if count == 0 {
+            return Ok(());
+        }
+        let span = &buf[self.start..self.end];
+        let bounds = &self.bounds[..count];
+        let range = |&(a, b): &(u16, u16)| usize::from(a)..usize::from(b);
+        match (simdutf8::basic::from_utf8(span), bounds) {
+            (Ok(text), [_]) => push_text(events, Utf8Bytes::copy_from_str(text)),
+            (Ok(text), _) => {
+                let shared: Arc<str> = Arc::from(text);
+                // Each event written in its slot (see `push_binary`).
+                let mut next = bounds.iter().map(range);
+                events.resize_with(events.len() + count, || {
+                    let range = next.next().unwrap_or_default();
+                    Event::Text(Utf8Bytes::slice_of(shared.clone(), range))
+                });
+            }
+            // One of them is invalid: find which, delivering the ones before it.
+            (Err(_), _) => {
+                for bounds in bounds {
+                    push_text(events, Utf8Bytes::copy_from_utf8(&span[range(bounds)])?);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One thing decoded from the input.
@@ -177,51 +335,23 @@ impl Receiver {
             .min(config.max_frame_size)
             .min(max_message_size) as usize;
         let expect_masked = config.expect_masked;
-        while let &[first, second, ..] = &buf[..] {
-            // FIN, no RSV bits, and a text or binary opcode.
-            let text = match first {
-                0x81 => true,
-                0x82 => false,
-                _ => return Ok(()),
-            };
-            let masked = second & 0x80 != 0;
-            let (len, mut start) = match second & 0x7f {
-                // A 16-bit length, which must need its two bytes (FR-12).
-                126 => match buf.get(2..4) {
-                    Some(&[high, low]) if high != 0 || low >= 126 => {
-                        (usize::from(u16::from_be_bytes([high, low])), 4)
-                    }
-                    _ => return Ok(()),
-                },
-                127 => return Ok(()),
-                len => (usize::from(len), 2),
-            };
-            let key = if masked {
-                let Some(&[a, b, c, d]) = buf.get(start..start + 4) else {
-                    return Ok(());
-                };
-                start += 4;
-                Some([a, b, c, d])
+        let mut pos = 0;
+        let mut run = TextRun::default();
+        while let Some(frame) = SmallFrame::parse(&buf[pos..], expect_masked, max_len) {
+            let at = pos + frame.header_len;
+            let end = at + frame.len;
+            if frame.text {
+                run.push(buf, at, end, frame.key, events)?;
             } else {
-                None
-            };
-            if masked != expect_masked || len > max_len || buf.len() < start + len {
-                return Ok(());
-            }
-            if text {
-                // Validated where it lies, then copied into a shared `str`, so the
-                // application reads it without a second check.
-                let payload = &mut buf[start..start + len];
-                if let Some(key) = key {
-                    apply_mask(payload, key, 0);
-                }
-                events.push_back(Event::Text(Utf8Bytes::copy_from_utf8(payload)?));
-            } else {
-                let payload = slab.copy(&buf[start..start + len], key, buf.len());
+                // Events keep the order of the messages.
+                run.flush(buf, events)?;
+                let payload = slab.copy(&buf[at..end], frame.key, buf.len() - pos);
                 push_binary(events, payload);
             }
-            buf.advance(start + len);
+            pos = end;
         }
+        run.flush(buf, events)?;
+        buf.advance(pos);
         Ok(())
     }
 

@@ -20,6 +20,9 @@ pub struct Utf8Bytes(Repr);
 enum Repr {
     Bytes(Bytes),
     Shared(Arc<str>),
+    /// Part of a shared `str`, cut at character boundaries: the small messages of one read
+    /// share one copy (see `message::TextRun`).
+    Slice(Arc<str>, u32, u32),
     Static(&'static str),
 }
 
@@ -63,6 +66,19 @@ impl Utf8Bytes {
         Self(Repr::Shared(Arc::from(text)))
     }
 
+    /// `text[range]` without a copy of its own: the result keeps all of `text` alive.
+    ///
+    /// # Panics
+    /// If `range` is not a range of `text` cut at character boundaries, or goes past 4 GiB.
+    pub(crate) fn slice_of(text: Arc<str>, range: std::ops::Range<usize>) -> Self {
+        assert!(
+            text.get(range.clone()).is_some(),
+            "slice_of: not a str range"
+        );
+        let narrow = |at: usize| u32::try_from(at).expect("slice_of: a range within 4 GiB");
+        Self(Repr::Slice(text, narrow(range.start), narrow(range.end)))
+    }
+
     /// Validates `bytes` and copies them into a shared `str`, so that
     /// [`as_str`](Self::as_str) costs nothing later.
     pub(crate) fn copy_from_utf8(bytes: &[u8]) -> Result<Self, InvalidUtf8> {
@@ -81,6 +97,8 @@ impl Utf8Bytes {
                 Err(_) => unreachable!("Utf8Bytes holds valid UTF-8 by construction"),
             },
             Repr::Shared(text) => text,
+            // Cut at character boundaries on construction: `get` cannot fail.
+            Repr::Slice(text, start, end) => text.get(*start as usize..*end as usize).unwrap_or(""),
             Repr::Static(text) => text,
         }
     }
@@ -100,6 +118,7 @@ impl Utf8Bytes {
         match &self.0 {
             Repr::Bytes(bytes) => bytes,
             Repr::Shared(text) => text.as_bytes(),
+            Repr::Slice(text, start, end) => &text.as_bytes()[*start as usize..*end as usize],
             Repr::Static(text) => text.as_bytes(),
         }
     }
@@ -109,6 +128,9 @@ impl Utf8Bytes {
         match self.0 {
             Repr::Bytes(bytes) => bytes,
             Repr::Shared(text) => Bytes::from_owner(SharedStr(text)),
+            Repr::Slice(text, start, end) => {
+                Bytes::from_owner(SharedStr(text)).slice(start as usize..end as usize)
+            }
             Repr::Static(text) => Bytes::from_static(text.as_bytes()),
         }
     }
@@ -307,7 +329,7 @@ mod tests {
         v.finish()
     }
 
-    // The three representations are one value: equal, ordered and hashed by their bytes.
+    // The representations are one value: equal, ordered and hashed by their bytes.
     #[test]
     fn representations_agree() {
         use std::collections::hash_map::DefaultHasher;
@@ -322,6 +344,7 @@ mod tests {
             Utf8Bytes::copy_from_str(text),
             Utf8Bytes::try_from_bytes(Bytes::from_static(text.as_bytes())).unwrap(),
             Utf8Bytes::from(text.to_owned()),
+            Utf8Bytes::slice_of(Arc::from(format!("é{text}€")), 2..2 + text.len()),
         ];
         for a in &all {
             assert_eq!(a.as_str(), text);

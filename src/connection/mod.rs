@@ -236,7 +236,7 @@ impl Connection {
     /// out; an incomplete frame's remainder stays in `input` for the next call.
     ///
     /// Delivered payloads never keep `input`'s allocation alive unless they fill most of it:
-    /// payloads under 4 KiB are copied out (the binary ones of one call share slabs of at most
+    /// payloads under 4 KiB are copied out (the messages of one call share copies of at most
     /// 4 KiB, so a message kept by the application pins at most 4 KiB), and larger ones are
     /// split off without a copy only when they fill at least half of what is left of `input`.
     ///
