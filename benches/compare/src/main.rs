@@ -442,7 +442,7 @@ fn main() {
 }
 
 /// Runs one library alone on one workload, for a profiler:
-/// `profile <library> decode16|decode125|text|decode64k|fragments|encode16|encode64k|handshake
+/// `profile <library> decode16|decode125|text|decode64k|decode1m|fragments|encode16|encode64k|handshake
 /// [times]`: the decode workloads run `times` times over one input, so that a sampling
 /// profiler sees mostly the decoding.
 fn profile(lib: &str, what: &str, times: usize) {
@@ -462,6 +462,7 @@ fn profile(lib: &str, what: &str, times: usize) {
         "decode125" => decode(binary_payloads(125, 64), 2000, OpCode::Binary, usize::MAX),
         "text" => decode(text_payloads(64), 500, OpCode::Text, usize::MAX),
         "decode64k" => decode(binary_payloads(64 * 1024, 16), 32, OpCode::Binary, usize::MAX),
+        "decode1m" => decode(binary_payloads(1 << 20, 4), 8, OpCode::Binary, usize::MAX),
         "fragments" => decode(binary_payloads(1 << 20, 4), 4, OpCode::Binary, 1024),
         "encode16" => {
             let payload = binary_payloads(16, 1).remove(0);
