@@ -194,11 +194,18 @@ impl TextRun {
 
     /// Validates the run and queues its messages, or fails at the first invalid one, with
     /// the messages before it queued (FR-23, FR-25).
+    #[inline(always)]
     fn flush(&mut self, buf: &[u8], events: &mut VecDeque<Event>) -> Result<(), InvalidUtf8> {
-        let count = std::mem::take(&mut self.count);
-        if count == 0 {
+        // Called before every binary message: nothing to do, inline.
+        if self.count == 0 {
             return Ok(());
         }
+        self.flush_run(buf, events)
+    }
+
+    /// [`flush`](Self::flush) when the run is not empty.
+    fn flush_run(&mut self, buf: &[u8], events: &mut VecDeque<Event>) -> Result<(), InvalidUtf8> {
+        let count = std::mem::take(&mut self.count);
         let span = &buf[self.start..self.end];
         let bounds = &self.bounds[..count];
         let range = |&(a, b): &(u16, u16)| usize::from(a)..usize::from(b);
