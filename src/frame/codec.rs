@@ -424,11 +424,16 @@ fn copy_unmasked(
 /// `additional` more. The capacity doubles (glibc grows large blocks in place; a 4x step
 /// measured no faster on the fragments row and doubles the peak), but never past `max_len`
 /// (the caller checked the message limit already).
+#[inline(always)]
 fn reserve_reassembly(dst: &mut BytesMut, additional: usize, max_len: u64) {
-    let needed = dst.len() + additional;
-    if needed <= dst.capacity() {
-        return;
+    if dst.len() + additional > dst.capacity() {
+        grow_reassembly(dst, additional, max_len);
     }
+}
+
+/// [`reserve_reassembly`] when the capacity is short.
+fn grow_reassembly(dst: &mut BytesMut, additional: usize, max_len: u64) {
+    let needed = dst.len() + additional;
     let limit = usize::try_from(max_len).unwrap_or(usize::MAX).max(needed);
     let target = dst.len().saturating_mul(2).clamp(needed, limit);
     if dst.capacity().saturating_mul(2) > limit {

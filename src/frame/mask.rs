@@ -98,6 +98,7 @@ pub fn apply_mask_naive(buf: &mut [u8], key: [u8; 4], phase: usize) {
 /// [`x86::try_extend`]); elsewhere they are copied and masked a piece at a time, so that each
 /// piece is masked while it is still in the L1 cache rather than in a second pass over the
 /// whole of `dst`.
+#[inline]
 pub(crate) fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], phase: usize) {
     if src.len() < SHORT {
         let start = dst.len();
