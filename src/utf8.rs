@@ -66,17 +66,13 @@ impl Utf8Bytes {
         Self(Repr::Shared(Arc::from(text)))
     }
 
-    /// `text[range]` without a copy of its own: the result keeps all of `text` alive.
-    ///
-    /// # Panics
-    /// If `range` is not a range of `text` cut at character boundaries, or goes past 4 GiB.
-    pub(crate) fn slice_of(text: Arc<str>, range: std::ops::Range<usize>) -> Self {
-        assert!(
-            text.get(range.clone()).is_some(),
-            "slice_of: not a str range"
-        );
-        let narrow = |at: usize| u32::try_from(at).expect("slice_of: a range within 4 GiB");
-        Self(Repr::Slice(text, narrow(range.start), narrow(range.end)))
+    /// `text[range]` without a copy of its own: the result keeps all of `text` alive. `None`
+    /// when `range` is not a range of `text` cut at character boundaries, or ends past 4 GiB.
+    pub(crate) fn slice_of(text: Arc<str>, range: std::ops::Range<usize>) -> Option<Self> {
+        text.get(range.clone())?;
+        let start = u32::try_from(range.start).ok()?;
+        let end = u32::try_from(range.end).ok()?;
+        Some(Self(Repr::Slice(text, start, end)))
     }
 
     /// Validates `bytes` and copies them into a shared `str`, so that
@@ -344,7 +340,7 @@ mod tests {
             Utf8Bytes::copy_from_str(text),
             Utf8Bytes::try_from_bytes(Bytes::from_static(text.as_bytes())).unwrap(),
             Utf8Bytes::from(text.to_owned()),
-            Utf8Bytes::slice_of(Arc::from(format!("é{text}€")), 2..2 + text.len()),
+            Utf8Bytes::slice_of(Arc::from(format!("é{text}€")), 2..2 + text.len()).unwrap(),
         ];
         for a in &all {
             assert_eq!(a.as_str(), text);
@@ -362,6 +358,9 @@ mod tests {
         }
         assert!(Utf8Bytes::copy_from_str("a") < Utf8Bytes::from_static("b"));
         assert_eq!(Utf8Bytes::new(), Utf8Bytes::default());
+        // A slice must be cut at character boundaries.
+        assert!(Utf8Bytes::slice_of(Arc::from("é"), 1..2).is_none());
+        assert!(Utf8Bytes::slice_of(Arc::from("é"), 0..3).is_none());
         assert!(Utf8Bytes::new().is_empty());
     }
 
