@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora under fuzz/seeds/<target>/: the RFC 6455 section 5.7 examples,
-the violation-table inputs of tests/connection_violations.rs (both roles), and the
-handshake fixtures. Run from anywhere; the output is deterministic and committed."""
+the violation-table inputs of tests/connection_violations.rs (both roles), runs of small
+text messages, and the handshake fixtures. Run from anywhere; the output is deterministic and committed."""
 
 import hashlib
 import os
@@ -92,6 +92,20 @@ def violations(role):
     return rows
 
 
+def text_runs(role):
+    """Small text messages one after another in one input, which the connection checks and
+    copies as one run (tests/connection_text_runs.rs): valid ones with a binary message
+    between them, a code point split between two messages, an invalid one inside a run."""
+    f = lambda p, op=1: frame(role, True, op, p)
+    texts = ["t%d \u00e9\u20ac\U0001d11e" % i for i in range(8)]
+    return [
+        b"".join(f(t.encode()) for t in texts[:5]) + f(b"\x00\xff", 2)
+        + b"".join(f(t.encode()) for t in texts[5:]),
+        f(b"first") + f(b"ends in \xe2\x82") + f(b"\xac then") + f(b"after"),
+        b"".join(f(t.encode()) for t in texts[:3]) + f(b"ok \xed\xa0\x80") + f(b"after"),
+    ]
+
+
 def handshake_fixtures():
     """Request heads: every fixture under tests/fixtures/. Response heads: the RFC 6455
     section 1.3 exchange and its variants, as the handshake tests use them."""
@@ -180,7 +194,10 @@ def send_variants():
 def main():
     ex = rfc_examples()
     small = lambda s: len(s) < 4096
-    streams = {r: [s for s in ex[r] if small(s)] + violations(r) for r in ("server", "client")}
+    streams = {
+        r: [s for s in ex[r] if small(s)] + violations(r) + text_runs(r)
+        for r in ("server", "client")
+    }
     cfg = {"server": 0x00, "client": 0x80}
 
     write("frame_header", [bytes([cfg[r]]) + s[:14] for r in streams for s in streams[r]])
