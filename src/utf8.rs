@@ -66,13 +66,16 @@ impl Utf8Bytes {
         Self(Repr::Shared(Arc::from(text)))
     }
 
-    /// `text[range]` without a copy of its own: the result keeps all of `text` alive. `None`
-    /// when `range` is not a range of `text` cut at character boundaries, or ends past 4 GiB.
-    pub(crate) fn slice_of(text: Arc<str>, range: std::ops::Range<usize>) -> Option<Self> {
-        text.get(range.clone())?;
-        let start = u32::try_from(range.start).ok()?;
-        let end = u32::try_from(range.end).ok()?;
-        Some(Self(Repr::Slice(text, start, end)))
+    /// `text[range]` without a copy of its own: the result keeps all of `text` alive.
+    ///
+    /// `range` must be cut at character boundaries of `text` and end before 4 GiB (checked in
+    /// debug builds only: the small-message path guarantees it, and its tests and fuzz
+    /// targets run with the check). A range that is not would read as an empty string, never
+    /// as invalid text and never with a panic.
+    pub(crate) fn slice_of(text: Arc<str>, range: std::ops::Range<usize>) -> Self {
+        debug_assert!(text.get(range.clone()).is_some(), "not a str range");
+        debug_assert!(u32::try_from(range.end).is_ok(), "past 4 GiB");
+        Self(Repr::Slice(text, range.start as u32, range.end as u32))
     }
 
     /// Validates `bytes` and copies them into a shared `str`, so that
@@ -114,7 +117,10 @@ impl Utf8Bytes {
         match &self.0 {
             Repr::Bytes(bytes) => bytes,
             Repr::Shared(text) => text.as_bytes(),
-            Repr::Slice(text, start, end) => &text.as_bytes()[*start as usize..*end as usize],
+            Repr::Slice(text, start, end) => text
+                .get(*start as usize..*end as usize)
+                .unwrap_or("")
+                .as_bytes(),
             Repr::Static(text) => text.as_bytes(),
         }
     }
@@ -124,9 +130,10 @@ impl Utf8Bytes {
         match self.0 {
             Repr::Bytes(bytes) => bytes,
             Repr::Shared(text) => Bytes::from_owner(SharedStr(text)),
-            Repr::Slice(text, start, end) => {
-                Bytes::from_owner(SharedStr(text)).slice(start as usize..end as usize)
-            }
+            Repr::Slice(text, start, end) => match text.get(start as usize..end as usize) {
+                Some(_) => Bytes::from_owner(SharedStr(text)).slice(start as usize..end as usize),
+                None => Bytes::new(),
+            },
             Repr::Static(text) => Bytes::from_static(text.as_bytes()),
         }
     }
@@ -340,7 +347,7 @@ mod tests {
             Utf8Bytes::copy_from_str(text),
             Utf8Bytes::try_from_bytes(Bytes::from_static(text.as_bytes())).unwrap(),
             Utf8Bytes::from(text.to_owned()),
-            Utf8Bytes::slice_of(Arc::from(format!("é{text}€")), 2..2 + text.len()).unwrap(),
+            Utf8Bytes::slice_of(Arc::from(format!("é{text}€")), 2..2 + text.len()),
         ];
         for a in &all {
             assert_eq!(a.as_str(), text);
@@ -358,10 +365,20 @@ mod tests {
         }
         assert!(Utf8Bytes::copy_from_str("a") < Utf8Bytes::from_static("b"));
         assert_eq!(Utf8Bytes::new(), Utf8Bytes::default());
-        // A slice must be cut at character boundaries.
-        assert!(Utf8Bytes::slice_of(Arc::from("é"), 1..2).is_none());
-        assert!(Utf8Bytes::slice_of(Arc::from("é"), 0..3).is_none());
+
         assert!(Utf8Bytes::new().is_empty());
+    }
+
+    // A slice whose bounds are not character boundaries (which the receive path never makes)
+    // reads as empty text rather than panicking or exposing invalid UTF-8.
+    #[test]
+    fn a_slice_off_character_boundaries_reads_as_empty() {
+        for (start, end) in [(1, 2), (0, 1), (0, 9), (5, 3)] {
+            let text = Utf8Bytes(Repr::Slice(Arc::from("é€"), start, end));
+            assert_eq!(text.as_str(), "", "{start}..{end}");
+            assert!(text.as_bytes().is_empty(), "{start}..{end}");
+            assert!(text.clone().into_bytes().is_empty(), "{start}..{end}");
+        }
     }
 
     // FR-24: a code point split across pieces, one byte at a time.
