@@ -86,11 +86,17 @@ impl Utf8Bytes {
     }
 
     /// The text.
+    ///
+    /// Free for text that was copied when it was received (every message under 4 KiB) or
+    /// built from a `str`. Text kept in shared [`Bytes`] (a large received message split off
+    /// the read buffer without a copy, or [`try_from_bytes`](Self::try_from_bytes)) is checked
+    /// again on every call, in safe code: about 0.9 µs for 46 KB of mixed-width text on an
+    /// AVX-512 machine, three times a copy. Every use through `Deref` (`text.contains(..)`,
+    /// `&*text`) is such a call: take the `&str` once and keep it.
     pub fn as_str(&self) -> &str {
         match &self.0 {
             // The invariant of the type: the bytes were validated on construction. The
-            // check here is repeated in safe code (SIMD, a small fraction of a copy) and
-            // cannot fail.
+            // check here is repeated in safe code (SIMD) and cannot fail.
             Repr::Bytes(bytes) => match simdutf8::basic::from_utf8(bytes) {
                 Ok(s) => s,
                 Err(_) => unreachable!("Utf8Bytes holds valid UTF-8 by construction"),
