@@ -1,12 +1,14 @@
 //! Connection-level round trip: the client encodes, the server decodes and echoes, the
-//! client decodes. 16 B, 1 KiB and 64 KiB messages. And the server's send of one small
-//! message written out at once, through each sending API.
+//! client decodes. 16 B, 1 KiB and 64 KiB messages. The server's send of one small message
+//! written out at once, through each sending API. And the server's receive of many small
+//! messages in one read, and of one large text read back as a `str`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rfc6455::frame::{FrameEncoder, OpCode};
 use rfc6455::{Config, Connection, Event, Role, Transmit};
 
 fn move_bytes(from: &mut Connection, into: &mut BytesMut) {
@@ -117,5 +119,92 @@ fn server_send(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, round_trip, server_send);
+/// Masked client frames for `payloads`, each one whole message.
+fn client_frames(opcode: OpCode, payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut enc = FrameEncoder::with_mask_keys(Role::Client, Box::new(|| [0x37, 0xfa, 0x21, 0x3d]));
+    let mut out = BytesMut::new();
+    for p in payloads {
+        enc.encode(&mut out, true, 0, opcode, p);
+    }
+    out.to_vec()
+}
+
+/// About `len` bytes of text mixing 1- to 4-byte characters.
+fn mixed_text(len: usize) -> Vec<u8> {
+    let mut s = String::new();
+    for c in "aé€𝄞 zж中😀".chars().cycle() {
+        if s.len() + c.len_utf8() > len {
+            break;
+        }
+        s.push(c);
+    }
+    s.into_bytes()
+}
+
+/// A server receives one read holding many whole messages and takes every event: 64 text
+/// messages of about 1 KiB (validated and copied in runs), 500 binary messages of 125 B
+/// (copied into slabs); and one 64 KiB text message, taken as it is and read back through
+/// `as_str` twice (the text is split off the read buffer, so each call checks it again).
+fn server_receive(c: &mut Criterion) {
+    let mut group = c.benchmark_group("server_receive");
+    let now = Instant::now();
+    let text_1k: Vec<Vec<u8>> = (0..64).map(|_| mixed_text(1024)).collect();
+    let binary_125: Vec<Vec<u8>> = (0..500).map(|i| vec![i as u8; 125]).collect();
+    let cases = [
+        (
+            "text_1KiB_x64",
+            client_frames(OpCode::Text, &text_1k),
+            64,
+            0,
+        ),
+        (
+            "binary_125B_x500",
+            client_frames(OpCode::Binary, &binary_125),
+            500,
+            0,
+        ),
+        (
+            "text_64KiB",
+            client_frames(OpCode::Text, &[mixed_text(64 << 10)]),
+            1,
+            0,
+        ),
+        (
+            "text_64KiB_as_str_twice",
+            client_frames(OpCode::Text, &[mixed_text(64 << 10)]),
+            1,
+            2,
+        ),
+    ];
+    for (name, input, messages, reads) in cases {
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        let mut buf = BytesMut::with_capacity(input.len());
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                buf.extend_from_slice(&input);
+                conn.handle_input(now, &mut buf).unwrap();
+                let mut got = 0;
+                while let Some(event) = conn.poll_event() {
+                    match event {
+                        Event::Text(text) => {
+                            for _ in 0..reads {
+                                black_box(text.as_str());
+                            }
+                            black_box(text);
+                        }
+                        other => {
+                            black_box(other);
+                        }
+                    }
+                    got += 1;
+                }
+                assert_eq!(got, messages);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, round_trip, server_send, server_receive);
 criterion_main!(benches);
