@@ -206,5 +206,50 @@ fn server_receive(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, round_trip, server_send, server_receive);
+/// A server receives a 1 MiB binary message sent as 1024 fragments of 1 KiB, in reads of
+/// 64 KiB, as the comparison's fragments row feeds it.
+fn server_receive_fragments(c: &mut Criterion) {
+    let mut group = c.benchmark_group("server_receive");
+    let now = Instant::now();
+    let mut enc = FrameEncoder::with_mask_keys(Role::Client, Box::new(|| [0x37, 0xfa, 0x21, 0x3d]));
+    let payload: Vec<u8> = (0..1 << 20).map(|i| (i * 7) as u8).collect();
+    let mut wire = BytesMut::new();
+    for (i, piece) in payload.chunks(1024).enumerate() {
+        let opcode = if i == 0 {
+            OpCode::Binary
+        } else {
+            OpCode::Continuation
+        };
+        enc.encode(&mut wire, (i + 1) * 1024 >= payload.len(), 0, opcode, piece);
+    }
+    let mut conn = Connection::new(Role::Server, Config::default(), now);
+    let mut buf = BytesMut::with_capacity(64 << 10);
+    group.throughput(Throughput::Bytes(payload.len() as u64));
+    group.bench_function("binary_1MiB_in_1KiB_fragments", |b| {
+        b.iter(|| {
+            let mut got = None;
+            for read in wire.chunks(64 << 10) {
+                buf.extend_from_slice(read);
+                conn.handle_input(now, &mut buf).unwrap();
+                if let Some(event) = conn.poll_event() {
+                    got = Some(event);
+                }
+            }
+            let Some(Event::Binary(message)) = got else {
+                panic!("no message")
+            };
+            assert_eq!(message.len(), 1 << 20);
+            black_box(message);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    round_trip,
+    server_send,
+    server_receive,
+    server_receive_fragments
+);
 criterion_main!(benches);

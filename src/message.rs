@@ -134,6 +134,52 @@ impl SmallFrame {
     }
 }
 
+/// The header of a complete continuation frame at the front of `input` in the common form
+/// (no RSV bits, masked as the role requires, a 7- or 16-bit length within the frame limit),
+/// read in a few steps; `None` for anything else, which [`FrameDecoder::peek_complete`]
+/// then decides (with every error). Both agree on every frame this accepts.
+#[inline(always)]
+fn continuation_header(
+    input: &[u8],
+    config: &crate::frame::DecoderConfig,
+) -> Option<(FrameHeader, usize)> {
+    let &[first, second, ..] = input else {
+        return None;
+    };
+    if first & 0x7f != 0 || (second & 0x80 != 0) != config.expect_masked {
+        return None;
+    }
+    let (len, mut header_len) = match second & 0x7f {
+        126 => match input.get(2..4) {
+            Some(&[high, low]) if high != 0 || low >= 126 => (u16::from_be_bytes([high, low]), 4),
+            _ => return None,
+        },
+        127 => return None,
+        len => (u16::from(len), 2),
+    };
+    let mask = if config.expect_masked {
+        let &[a, b, c, d] = input.get(header_len..header_len + 4)? else {
+            return None;
+        };
+        header_len += 4;
+        Some([a, b, c, d])
+    } else {
+        None
+    };
+    let len = u64::from(len);
+    if len > config.max_frame_size || ((input.len() - header_len) as u64) < len {
+        return None;
+    }
+    let header = FrameHeader {
+        fin: first & 0x80 != 0,
+        rsv: 0,
+        opcode: OpCode::Continuation,
+        mask,
+        payload_len: len,
+    };
+    Some((header, header_len))
+}
+
 /// The most text messages of one [`TextRun`].
 const TEXT_RUN_MAX: usize = 32;
 
@@ -534,7 +580,19 @@ impl Receiver {
         consumed: &mut usize,
         max_message_size: u64,
     ) -> Result<bool, ProtocolError> {
-        while let Some((header, header_len)) = self.decoder.peek_complete(&input[*consumed..])? {
+        loop {
+            let rest = &input[*consumed..];
+            let simple = match self.decoder.is_idle() {
+                true => continuation_header(rest, self.decoder.config()),
+                false => None,
+            };
+            let (header, header_len) = match simple {
+                Some(found) => found,
+                None => match self.decoder.peek_complete(rest)? {
+                    Some(found) => found,
+                    None => return Ok(false),
+                },
+            };
             if header.opcode != OpCode::Continuation {
                 return Ok(false);
             }
@@ -557,7 +615,6 @@ impl Receiver {
                 return Ok(true);
             }
         }
-        Ok(false)
     }
 
     /// Streaming delivery of an untransformed data frame.

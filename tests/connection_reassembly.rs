@@ -161,6 +161,88 @@ fn reassembly_buffer_stays_within_the_limit() {
     }
 }
 
+// FR-03, FR-07, FR-08, FR-12, FR-13, FR-14: inside a run of complete fragments, the common
+// continuation header (no RSV bits, the role's mask bit, a 7- or 16-bit length) is read by a
+// short loop; every other form goes to the general parser. Whole (the run's loop) and byte by
+// byte (the general parser alone), each gives the same events, error and close code.
+#[test]
+fn continuation_headers_of_every_form_inside_a_run() {
+    let mut small_frames = Config::default();
+    small_frames.limits.max_frame_size = 100;
+    for role in ROLES {
+        let (m, key): (u8, &[u8]) = match role {
+            Role::Server => (0x80, &[0, 0, 0, 0]),
+            Role::Client => (0, &[]),
+        };
+        let wrong_m = m ^ 0x80;
+        let start = [
+            frame_to(role, false, OpCode::Binary, b"start "),
+            frame_to(role, false, OpCode::Continuation, b"mid "),
+        ]
+        .concat();
+        let end = frame_to(role, true, OpCode::Continuation, b"end");
+        let header = |b0: u8, b1: u8, ext: &[u8], with_key: &[u8], payload: &[u8]| {
+            [&[b0, b1][..], ext, with_key, payload].concat()
+        };
+        let ok = |frame: Vec<u8>, len: usize, config: &Config| {
+            let got = feed_all_splits(role, config, &[start.clone(), frame, end.clone()].concat());
+            assert_eq!(got.error, None, "{role:?}");
+            assert!(
+                matches!(&got.events[..], [Event::Binary(b)] if b.len() == 10 + len + 3),
+                "{role:?}: {:?}",
+                got.events
+            );
+        };
+        let fails = |frame: Vec<u8>, error: ProtocolError, code: u16, config: &Config| {
+            let got = feed_all_splits(role, config, &[start.clone(), frame, end.clone()].concat());
+            assert_eq!(got.error, Some(error), "{role:?}");
+            assert_eq!(close_code_on_wire(role, &got.wire), Some(code), "{role:?}");
+        };
+        let config = Config::default();
+        // Accepted: 7-bit, 16-bit and 64-bit lengths (the last by the general parser).
+        ok(
+            frame_to(role, false, OpCode::Continuation, &[b'a'; 125]),
+            125,
+            &config,
+        );
+        ok(
+            frame_to(role, false, OpCode::Continuation, &[b'b'; 300]),
+            300,
+            &config,
+        );
+        ok(
+            frame_to(role, false, OpCode::Continuation, &[b'c'; 70_000]),
+            70_000,
+            &config,
+        );
+        // RSV1 with no extension (FR-03).
+        let rsv = header(0x40, m | 1, &[], key, b"x");
+        fails(rsv, ProtocolError::ReservedBits(0b100), 1002, &config);
+        // The other role's mask bit (FR-07, FR-08).
+        let wrong_key: &[u8] = if key.is_empty() { &[0, 0, 0, 0] } else { &[] };
+        let masked = header(0x00, wrong_m | 1, &[], wrong_key, b"x");
+        let error = match role {
+            Role::Server => ProtocolError::UnmaskedFrame,
+            Role::Client => ProtocolError::MaskedFrame,
+        };
+        fails(masked, error, 1002, &config);
+        // A 16-bit length that fits in 7 bits (FR-12).
+        let short = header(0x00, m | 126, &[0, 5], key, b"xxxxx");
+        fails(short, ProtocolError::NonMinimalLength(5), 1002, &config);
+        // A 64-bit length with its top bit set (FR-13).
+        let top = header(0x00, m | 127, &[0x80, 0, 0, 0, 0, 0, 0, 0], key, b"");
+        fails(top, ProtocolError::LengthTopBitSet, 1002, &config);
+        // Over the frame limit, with a 16-bit length (FR-14).
+        let big = frame_to(role, false, OpCode::Continuation, &[b'd'; 200]);
+        fails(
+            big,
+            ProtocolError::FrameTooLarge { len: 200, max: 100 },
+            1009,
+            &small_frames,
+        );
+    }
+}
+
 /// One frame of a random, possibly invalid, sequence.
 #[derive(Clone, Debug)]
 struct RawFrame {
