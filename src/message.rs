@@ -77,6 +77,34 @@ fn push_text(events: &mut VecDeque<Event>, text: Utf8Bytes) {
     });
 }
 
+/// The payload length, the header's length and the masking key of the header at the front of
+/// `input`, whose mask bit is `masked`, when the length takes 7 bits or the 2 bytes of a
+/// 16-bit length that needs them (FR-12) and the header is complete; `None` otherwise (a
+/// 64-bit length, a non-minimal one, or more bytes needed), which the general parser decides.
+#[inline(always)]
+fn short_header_rest(input: &[u8], masked: bool) -> Option<(usize, usize, Option<[u8; 4]>)> {
+    let (len, mut header_len) = match input.get(1)? & 0x7f {
+        126 => match input.get(2..4) {
+            Some(&[high, low]) if high != 0 || low >= 126 => {
+                (usize::from(u16::from_be_bytes([high, low])), 4)
+            }
+            _ => return None,
+        },
+        127 => return None,
+        len => (usize::from(len), 2),
+    };
+    let key = if masked {
+        let &[a, b, c, d] = input.get(header_len..header_len + 4)? else {
+            return None;
+        };
+        header_len += 4;
+        Some([a, b, c, d])
+    } else {
+        None
+    };
+    Some((len, header_len, key))
+}
+
 /// The header of a frame the small-message fast path takes: a whole text or binary message
 /// (FIN, no RSV bits) of at most the fast path's length, masked as the role requires, whose
 /// payload is complete in the input.
@@ -102,26 +130,7 @@ impl SmallFrame {
             _ => return None,
         };
         let masked = second & 0x80 != 0;
-        let (len, mut header_len) = match second & 0x7f {
-            // A 16-bit length, which must need its two bytes (FR-12).
-            126 => match input.get(2..4) {
-                Some(&[high, low]) if high != 0 || low >= 126 => {
-                    (usize::from(u16::from_be_bytes([high, low])), 4)
-                }
-                _ => return None,
-            },
-            127 => return None,
-            len => (usize::from(len), 2),
-        };
-        let key = if masked {
-            let &[a, b, c, d] = input.get(header_len..header_len + 4)? else {
-                return None;
-            };
-            header_len += 4;
-            Some([a, b, c, d])
-        } else {
-            None
-        };
+        let (len, header_len, key) = short_header_rest(input, masked)?;
         if masked != expect_masked || len > max_len || input.len() < header_len + len {
             return None;
         }
@@ -149,24 +158,8 @@ fn continuation_header(
     if first & 0x7f != 0 || (second & 0x80 != 0) != config.expect_masked {
         return None;
     }
-    let (len, mut header_len) = match second & 0x7f {
-        126 => match input.get(2..4) {
-            Some(&[high, low]) if high != 0 || low >= 126 => (u16::from_be_bytes([high, low]), 4),
-            _ => return None,
-        },
-        127 => return None,
-        len => (u16::from(len), 2),
-    };
-    let mask = if config.expect_masked {
-        let &[a, b, c, d] = input.get(header_len..header_len + 4)? else {
-            return None;
-        };
-        header_len += 4;
-        Some([a, b, c, d])
-    } else {
-        None
-    };
-    let len = u64::from(len);
+    let (len, header_len, mask) = short_header_rest(input, config.expect_masked)?;
+    let len = len as u64;
     if len > config.max_frame_size || ((input.len() - header_len) as u64) < len {
         return None;
     }
