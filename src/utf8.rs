@@ -26,6 +26,12 @@ enum Repr {
     Static(&'static str),
 }
 
+/// `text[start..end]` of a [`Repr::Slice`], or `None` if the bounds are not a range of `text`
+/// cut at character boundaries (which [`Utf8Bytes::slice_of`] never makes).
+fn slice(text: &str, start: u32, end: u32) -> Option<&str> {
+    text.get(start as usize..end as usize)
+}
+
 /// An `Arc<str>` as the owner of a [`Bytes`], for [`Utf8Bytes::into_bytes`].
 struct SharedStr(Arc<str>);
 
@@ -103,7 +109,7 @@ impl Utf8Bytes {
             },
             Repr::Shared(text) => text,
             // Cut at character boundaries on construction: `get` cannot fail.
-            Repr::Slice(text, start, end) => text.get(*start as usize..*end as usize).unwrap_or(""),
+            Repr::Slice(text, start, end) => slice(text, *start, *end).unwrap_or(""),
             Repr::Static(text) => text,
         }
     }
@@ -123,10 +129,7 @@ impl Utf8Bytes {
         match &self.0 {
             Repr::Bytes(bytes) => bytes,
             Repr::Shared(text) => text.as_bytes(),
-            Repr::Slice(text, start, end) => text
-                .get(*start as usize..*end as usize)
-                .unwrap_or("")
-                .as_bytes(),
+            Repr::Slice(text, start, end) => slice(text, *start, *end).unwrap_or("").as_bytes(),
             Repr::Static(text) => text.as_bytes(),
         }
     }
@@ -136,7 +139,7 @@ impl Utf8Bytes {
         match self.0 {
             Repr::Bytes(bytes) => bytes,
             Repr::Shared(text) => Bytes::from_owner(SharedStr(text)),
-            Repr::Slice(text, start, end) => match text.get(start as usize..end as usize) {
+            Repr::Slice(text, start, end) => match slice(&text, start, end) {
                 Some(_) => Bytes::from_owner(SharedStr(text)).slice(start as usize..end as usize),
                 None => Bytes::new(),
             },
@@ -371,7 +374,6 @@ mod tests {
         }
         assert!(Utf8Bytes::copy_from_str("a") < Utf8Bytes::from_static("b"));
         assert_eq!(Utf8Bytes::new(), Utf8Bytes::default());
-
         assert!(Utf8Bytes::new().is_empty());
     }
 
