@@ -119,14 +119,19 @@ fn server_send(c: &mut Criterion) {
     group.finish();
 }
 
-/// Masked client frames for `payloads`, each one whole message.
-fn client_frames(opcode: OpCode, payloads: &[Vec<u8>]) -> Vec<u8> {
+/// Masked client frames, each given as (FIN, opcode, payload).
+fn client_wire<'a>(frames: impl IntoIterator<Item = (bool, OpCode, &'a [u8])>) -> Vec<u8> {
     let mut enc = FrameEncoder::with_mask_keys(Role::Client, Box::new(|| [0x37, 0xfa, 0x21, 0x3d]));
     let mut out = BytesMut::new();
-    for p in payloads {
-        enc.encode(&mut out, true, 0, opcode, p);
+    for (fin, opcode, payload) in frames {
+        enc.encode(&mut out, fin, 0, opcode, payload);
     }
     out.to_vec()
+}
+
+/// Masked client frames for `payloads`, each one whole message.
+fn client_frames(opcode: OpCode, payloads: &[Vec<u8>]) -> Vec<u8> {
+    client_wire(payloads.iter().map(|p| (true, opcode, &p[..])))
 }
 
 /// About `len` bytes of text mixing 1- to 4-byte characters.
@@ -211,17 +216,16 @@ fn server_receive(c: &mut Criterion) {
 fn server_receive_fragments(c: &mut Criterion) {
     let mut group = c.benchmark_group("server_receive");
     let now = Instant::now();
-    let mut enc = FrameEncoder::with_mask_keys(Role::Client, Box::new(|| [0x37, 0xfa, 0x21, 0x3d]));
     let payload: Vec<u8> = (0..1 << 20).map(|i| (i * 7) as u8).collect();
-    let mut wire = BytesMut::new();
-    for (i, piece) in payload.chunks(1024).enumerate() {
+    let pieces = payload.len() / 1024;
+    let wire = client_wire(payload.chunks(1024).enumerate().map(|(i, piece)| {
         let opcode = if i == 0 {
             OpCode::Binary
         } else {
             OpCode::Continuation
         };
-        enc.encode(&mut wire, (i + 1) * 1024 >= payload.len(), 0, opcode, piece);
-    }
+        (i + 1 == pieces, opcode, piece)
+    }));
     let mut conn = Connection::new(Role::Server, Config::default(), now);
     let mut buf = BytesMut::with_capacity(64 << 10);
     group.throughput(Throughput::Bytes(payload.len() as u64));
