@@ -575,9 +575,10 @@ impl Receiver {
     ) -> Result<bool, ProtocolError> {
         loop {
             let rest = &input[*consumed..];
-            let simple = match self.decoder.is_idle() {
-                true => continuation_header(rest, self.decoder.config()),
-                false => None,
+            let simple = if self.decoder.is_idle() {
+                continuation_header(rest, self.decoder.config())
+            } else {
+                None
             };
             let (header, header_len) = match simple {
                 Some(found) => found,
