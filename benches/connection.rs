@@ -211,14 +211,17 @@ fn server_receive(c: &mut Criterion) {
     group.finish();
 }
 
-/// A server receives a 1 MiB binary message sent as 1024 fragments of 1 KiB, in reads of
-/// 64 KiB, as the comparison's fragments row feeds it.
-fn server_receive_fragments(c: &mut Criterion) {
+/// A server receives 1 MiB binary messages in reads of 64 KiB, as the comparison's decode
+/// rows feed it: each sent as one frame (its payload unmasked once, when complete) or as 1024
+/// fragments of 1 KiB (each appended to the message being reassembled). The reads come from
+/// 32 MiB of input, one message after another, so that they are not in cache, as the bytes
+/// a socket read copies from the kernel are not.
+fn server_receive_large(c: &mut Criterion) {
     let mut group = c.benchmark_group("server_receive");
     let now = Instant::now();
     let payload: Vec<u8> = (0..1 << 20).map(|i| (i * 7) as u8).collect();
     let pieces = payload.len() / 1024;
-    let wire = client_wire(payload.chunks(1024).enumerate().map(|(i, piece)| {
+    let fragments = client_wire(payload.chunks(1024).enumerate().map(|(i, piece)| {
         let opcode = if i == 0 {
             OpCode::Binary
         } else {
@@ -226,26 +229,41 @@ fn server_receive_fragments(c: &mut Criterion) {
         };
         (i + 1 == pieces, opcode, piece)
     }));
-    let mut conn = Connection::new(Role::Server, Config::default(), now);
-    let mut buf = BytesMut::with_capacity(64 << 10);
-    group.throughput(Throughput::Bytes(payload.len() as u64));
-    group.bench_function("binary_1MiB_in_1KiB_fragments", |b| {
-        b.iter(|| {
-            let mut got = None;
-            for read in wire.chunks(64 << 10) {
-                buf.extend_from_slice(read);
-                conn.handle_input(now, &mut buf).unwrap();
-                if let Some(event) = conn.poll_event() {
-                    got = Some(event);
+    let cases = [
+        (
+            "binary_1MiB_in_64KiB_reads",
+            client_frames(OpCode::Binary, std::slice::from_ref(&payload)),
+        ),
+        ("binary_1MiB_in_1KiB_fragments", fragments),
+    ];
+    for (name, message) in cases {
+        let copies = 32;
+        let wire = message.repeat(copies);
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        let mut buf = BytesMut::with_capacity(64 << 10);
+        let mut next = 0;
+        group.throughput(Throughput::Bytes(payload.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let start = next * message.len();
+                next = (next + 1) % copies;
+                let mut got = None;
+                for read in wire[start..start + message.len()].chunks(64 << 10) {
+                    buf.reserve(read.len());
+                    buf.extend_from_slice(read);
+                    conn.handle_input(now, &mut buf).unwrap();
+                    if let Some(event) = conn.poll_event() {
+                        got = Some(event);
+                    }
                 }
-            }
-            let Some(Event::Binary(message)) = got else {
-                panic!("no message")
-            };
-            assert_eq!(message.len(), 1 << 20);
-            black_box(message);
-        })
-    });
+                let Some(Event::Binary(message)) = got else {
+                    panic!("no message")
+                };
+                assert_eq!(message.len(), 1 << 20);
+                black_box(message);
+            })
+        });
+    }
     group.finish();
 }
 
@@ -254,6 +272,6 @@ criterion_group!(
     round_trip,
     server_send,
     server_receive,
-    server_receive_fragments
+    server_receive_large
 );
 criterion_main!(benches);
