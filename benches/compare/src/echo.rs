@@ -199,7 +199,12 @@ pub(crate) fn echo_row(reps: usize) -> Row {
             rates[i].push(load(servers[i].1));
         }
     }
-    // Stored as seconds per message, like the other rows' medians.
+    // Stored as seconds per message, like the other rows' medians and runs.
+    let runs = servers
+        .iter()
+        .zip(&rates)
+        .map(|((lib, _, _), r)| (*lib, r.iter().map(|rate| 1.0 / rate).collect()))
+        .collect();
     let medians = servers
         .iter()
         .zip(rates.iter_mut())
@@ -210,6 +215,7 @@ pub(crate) fn echo_row(reps: usize) -> Row {
         name: format!("echo over loopback, {CONNECTIONS} connections x {PAYLOAD} B, window {WINDOW}"),
         unit: Unit::MsgsPerSec,
         medians,
+        runs,
         target: ">= 5x each peer",
         goal: 5.0,
         note: "verified echoes per second, median of 2 s runs; ours: examples/echo_server_mio.rs (one thread); tungstenite: a thread per connection; fastwebsockets and tokio-websockets: a task per connection on a current-thread tokio runtime (fastwebsockets' handshake done by rfc6455, its server handshake needs hyper)".into(),

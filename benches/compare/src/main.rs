@@ -2,7 +2,8 @@
 //! inputs through each library's ordinary server API, interleaved in every repetition,
 //! every result checked. Prints a Markdown table of medians and ratios (ours / best peer).
 //!
-//! Run: `cargo run --release --manifest-path benches/compare/Cargo.toml [-- --quick]`
+//! Run: `cargo run --release --manifest-path benches/compare/Cargo.toml [-- [--quick | --reps N] [row]]`
+//! (61 repetitions per row by default, 5 with `--quick`; the echo row runs 5, or 3).
 
 mod clock;
 mod echo;
@@ -39,6 +40,9 @@ struct Row {
     unit: Unit,
     /// Median seconds per run, per library (None: not measured).
     medians: Vec<(Lib, Option<f64>)>,
+    /// Seconds of every run, in repetition order, per library measured (empty: the row
+    /// keeps no runs).
+    runs: Runs,
     target: &'static str,
     /// The ratio that meets the target.
     goal: f64,
@@ -66,6 +70,19 @@ impl Row {
         }
     }
 
+    /// The middle half of the ratios of our speed to `peer`'s within each repetition (the
+    /// libraries run back to back in a repetition, so these pairs saw the same machine).
+    fn spread(&self, peer: Lib) -> Option<(f64, f64)> {
+        let runs = |lib: Lib| self.runs.iter().find(|(l, _)| *l == lib).map(|r| &r.1);
+        let (ours, theirs) = (runs(Lib::Ours)?, runs(peer)?);
+        let mut ratios: Vec<f64> = ours.iter().zip(theirs).map(|(o, t)| t / o).collect();
+        if ratios.len() < 4 {
+            return None;
+        }
+        ratios.sort_by(f64::total_cmp);
+        Some((ratios[ratios.len() / 4], ratios[ratios.len() * 3 / 4]))
+    }
+
     /// Our speed over the best peer's, and that peer.
     fn ratio(&self) -> Option<(f64, Lib)> {
         let ours = self.speed(Lib::Ours)?;
@@ -77,14 +94,17 @@ impl Row {
     }
 }
 
+/// Seconds of every run, in repetition order, per library.
+type Runs = Vec<(Lib, Vec<f64>)>;
+
 /// Runs `run` for every library `reps` times, rotating the order in each repetition, after
-/// one untimed verification run each. Returns the median seconds per run.
+/// one untimed verification run each. Returns the median seconds per run, and every run.
 fn measure(
     reps: usize,
     libs: &[Lib],
     mut verify: impl FnMut(Lib),
     mut run: impl FnMut(Lib) -> Duration,
-) -> Vec<(Lib, Option<f64>)> {
+) -> (Vec<(Lib, Option<f64>)>, Runs) {
     for &lib in libs {
         verify(lib);
     }
@@ -98,10 +118,12 @@ fn measure(
                 .push(run(lib).as_secs_f64());
         }
     }
-    Lib::ALL
+    let runs: Runs = libs.iter().map(|&lib| (lib, times[lib.name()].clone())).collect();
+    let medians = Lib::ALL
         .iter()
         .map(|&lib| (lib, times.get_mut(lib.name()).map(|t| median(t))))
-        .collect()
+        .collect();
+    (medians, runs)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -181,7 +203,7 @@ fn decode_row(d: Decode, reps: usize, rt: &tokio::runtime::Runtime) -> Row {
     let messages = d.payloads.len() * d.repeat;
     let quick = expected(&d.payloads, d.repeat, false);
     let full = expected(&d.payloads, d.repeat, true);
-    let medians = measure(
+    let (medians, runs) = measure(
         reps,
         &Lib::ALL,
         |lib| {
@@ -203,7 +225,7 @@ fn decode_row(d: Decode, reps: usize, rt: &tokio::runtime::Runtime) -> Row {
     } else {
         Unit::NsPerOp(messages as f64)
     };
-    Row { name: d.name, unit, medians, target: d.target, goal: d.goal, note: String::new() }
+    Row { name: d.name, unit, medians, runs, target: d.target, goal: d.goal, note: String::new() }
 }
 
 fn encode_row(name: &str, size: usize, messages: usize, reps: usize, rt: &tokio::runtime::Runtime, target: &'static str, goal: f64) -> Row {
@@ -211,7 +233,7 @@ fn encode_row(name: &str, size: usize, messages: usize, reps: usize, rt: &tokio:
     let header = if size < 126 { 2 } else if size < 65536 { 4 } else { 10 };
     let wire = ((header + size) * messages) as u64;
     let full = expected(std::slice::from_ref(&payload), messages, true);
-    let medians = measure(
+    let (medians, runs) = measure(
         reps,
         &Lib::ALL,
         |lib| {
@@ -235,7 +257,7 @@ fn encode_row(name: &str, size: usize, messages: usize, reps: usize, rt: &tokio:
         },
     );
     let unit = if size >= 64 * 1024 { Unit::GiBps((size * messages) as f64) } else { Unit::NsPerOp(messages as f64) };
-    Row { name: name.into(), unit, medians, target, goal, note: String::new() }
+    Row { name: name.into(), unit, medians, runs, target, goal, note: String::new() }
 }
 
 fn mask_row(reps: usize, decode64: &Row) -> Row {
@@ -251,7 +273,7 @@ fn mask_row(reps: usize, decode64: &Row) -> Row {
         Lib::Fastwebsockets => fastwebsockets::unmask(buf, key),
         _ => unreachable!(),
     };
-    let mut medians = measure(
+    let (mut medians, runs) = measure(
         reps,
         &[Lib::Ours, Lib::Fastwebsockets],
         |lib| {
@@ -291,6 +313,7 @@ fn mask_row(reps: usize, decode64: &Row) -> Row {
         name: "mask 64 KiB in cache".into(),
         unit: Unit::GiBps(bytes),
         medians,
+        runs,
         target: ">= 1.0x",
         goal: 1.0,
         note: format!("tungstenite, tokio-websockets: no public mask function, their 64 KiB decode shown; memcpy {memcpy:.2} GiB/s"),
@@ -300,7 +323,7 @@ fn mask_row(reps: usize, decode64: &Row) -> Row {
 fn handshake_row(reps: usize, rt: &tokio::runtime::Runtime) -> Row {
     const TIMES: usize = 2000;
     let libs = [Lib::Ours, Lib::Tungstenite, Lib::TokioWebsockets];
-    let medians = measure(
+    let (medians, runs) = measure(
         reps,
         &libs,
         |lib| {
@@ -322,6 +345,7 @@ fn handshake_row(reps: usize, rt: &tokio::runtime::Runtime) -> Row {
         name: "server handshake: parse + validate + 101".into(),
         unit: Unit::NsPerOp(TIMES as f64),
         medians,
+        runs,
         target: ">= 2x",
         goal: 2.0,
         note: "fastwebsockets: its server handshake is hyper's upgrade, not run in memory".into(),
@@ -330,12 +354,18 @@ fn handshake_row(reps: usize, rt: &tokio::runtime::Runtime) -> Row {
 
 fn print_table(rows: &[Row], extra: &[String]) {
     println!(
-        "| workload | rfc6455 | tungstenite | fastwebsockets | tokio-websockets | ours / best peer | target | met |"
+        "| workload | rfc6455 | tungstenite | fastwebsockets | tokio-websockets | ours / best peer (middle half of repetitions) | target | met |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
         let (ratio, met) = match row.ratio() {
-            Some((r, lib)) => (format!("{r:.2}x ({})", lib.name()), if r >= row.goal { "yes" } else { "**no**" }),
+            Some((r, lib)) => {
+                let spread = match row.spread(lib) {
+                    Some((low, high)) => format!("; {low:.2}-{high:.2}"),
+                    None => String::new(),
+                };
+                (format!("{r:.2}x ({}{spread})", lib.name()), if r >= row.goal { "yes" } else { "**no**" })
+            }
             None => ("n/a".into(), "n/a"),
         };
         println!(
@@ -377,8 +407,17 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let only: Option<&String> = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let reps = if quick { 5 } else { 15 };
+    let only: Option<&String> = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(i, a)| !a.starts_with("--") && args[i - 1] != "--reps")
+        .map(|(_, a)| a);
+    let reps = match args.iter().position(|a| a == "--reps") {
+        Some(at) => args.get(at + 1).and_then(|n| n.parse().ok()).expect("--reps takes a count"),
+        None if quick => 5,
+        None => 61,
+    };
     let rt = libs::runtime();
     let started = Instant::now();
     let wanted = |name: &str| only.is_none_or(|o| name.contains(o.as_str()));
@@ -436,7 +475,7 @@ fn main() {
     }
     print_table(&rows, &extra);
     println!(
-        "- {reps} repetitions per row (echo: fewer), libraries rotated within each; medians. Total {:.0} s.",
+        "- {reps} repetitions per row (echo: fewer), libraries rotated within each; medians, and the middle half of the per-repetition ratios. Total {:.0} s.",
         started.elapsed().as_secs_f64()
     );
 }
@@ -466,11 +505,11 @@ fn profile(lib: &str, what: &str, times: usize) {
         "fragments" => decode(binary_payloads(1 << 20, 4), 4, OpCode::Binary, 1024),
         "encode16" => {
             let payload = binary_payloads(16, 1).remove(0);
-            libs::encode(lib, &rt, &payload, 200_000, false);
+            libs::encode(lib, &rt, &payload, 200_000 * times, false);
         }
         "encode64k" => {
             let payload = binary_payloads(64 * 1024, 1).remove(0);
-            libs::encode(lib, &rt, &payload, 5_000, false);
+            libs::encode(lib, &rt, &payload, 5_000 * times, false);
         }
         "handshake" => {
             for _ in 0..20_000 {
