@@ -147,14 +147,16 @@ fn mixed_text(len: usize) -> Vec<u8> {
 }
 
 /// A server receives one read holding many whole messages and takes every event: 64 text
-/// messages of about 1 KiB (validated and copied in runs), 500 binary messages of 125 B
-/// (copied into slabs); and one 64 KiB text message, taken as it is and read back through
-/// `as_str` twice (the text is split off the read buffer, so each call checks it again).
+/// messages of about 1 KiB (validated and copied in runs), 500 binary messages of 125 B and
+/// 3000 of 16 B (copied into slabs; past ~1000 events they wait in runs); and one 64 KiB
+/// text message, taken as it is and read back through `as_str` twice (the text is split off
+/// the read buffer, so each call checks it again).
 fn server_receive(c: &mut Criterion) {
     let mut group = c.benchmark_group("server_receive");
     let now = Instant::now();
     let text_1k: Vec<Vec<u8>> = (0..64).map(|_| mixed_text(1024)).collect();
     let binary_125: Vec<Vec<u8>> = (0..500).map(|i| vec![i as u8; 125]).collect();
+    let binary_16: Vec<Vec<u8>> = (0..3000).map(|i| vec![i as u8; 16]).collect();
     let cases = [
         (
             "text_1KiB_x64",
@@ -166,6 +168,12 @@ fn server_receive(c: &mut Criterion) {
             "binary_125B_x500",
             client_frames(OpCode::Binary, &binary_125),
             500,
+            0,
+        ),
+        (
+            "binary_16B_x3000",
+            client_frames(OpCode::Binary, &binary_16),
+            3000,
             0,
         ),
         (

@@ -1,7 +1,6 @@
 //! The receive side: frames to messages. Reassembly with limits, incremental fail-fast UTF-8
 //! validation, whole or streaming delivery.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -9,6 +8,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::close::CloseFrame;
 use crate::config::{Limits, ReceiveMode};
 use crate::connection::Event;
+use crate::connection::queue::{Bounds, EventQueue, RUN_MAX};
 use crate::extensions::Extension;
 use crate::frame::{
     FrameDecoder, FrameHeader, Lent, OpCode, ProtocolError, apply_mask, copy_masked,
@@ -27,54 +27,82 @@ const SMALL_PAYLOAD_MAX: usize = SLAB_SIZE - 1;
 /// dropped when the call returns (an idle connection holds no heap); the messages keep their
 /// part of it alive, so a retained small message pins at most `SLAB_SIZE` bytes.
 ///
+/// Consecutive binary messages copied into a slab are queued as one run (its payloads and
+/// their bounds, see [`EventQueue`]), the run ended by the end of the slab, [`RUN_MAX`]
+/// messages, or any other event.
+///
 /// [`Connection::handle_input`]: crate::Connection::handle_input
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Slab {
     free: BytesMut,
+    /// The payloads of the open run, at the front of `free`.
+    run_len: usize,
+    count: usize,
+    bounds: [Bounds; RUN_MAX],
+}
+
+impl Default for Slab {
+    fn default() -> Self {
+        Self {
+            free: BytesMut::new(),
+            run_len: 0,
+            count: 0,
+            bounds: [(0, 0); RUN_MAX],
+        }
+    }
 }
 
 impl Slab {
-    /// Copies `src` into the slab, unmasking it with `key` (starting at phase 0) if masked.
-    /// `input_left` bounds the size of a new slab: nothing more than the input left can be
-    /// copied during this call.
-    fn copy(&mut self, src: &[u8], key: Option<[u8; 4]>, input_left: usize) -> Bytes {
-        if self.free.len() < src.len() {
-            // Zeroed once, in bulk, so that each payload can be written into it in one pass
-            // (masked on the way) in safe code.
-            self.free = BytesMut::zeroed(input_left.clamp(src.len(), SLAB_SIZE));
+    /// Copies a binary message's payload `src` into the open run, unmasking it with `key`
+    /// (starting at phase 0) if masked; queues the run first when it has no room. `input_left`
+    /// bounds the size of a new slab: nothing more than the input left can be copied during
+    /// this call.
+    #[inline(always)]
+    fn push(
+        &mut self,
+        src: &[u8],
+        key: Option<[u8; 4]>,
+        input_left: usize,
+        events: &mut EventQueue,
+    ) {
+        if self.count == RUN_MAX || self.free.len() - self.run_len < src.len() {
+            self.flush(events);
+            if self.free.len() < src.len() {
+                // Zeroed once, in bulk, so that each payload can be written into it in one
+                // pass (masked on the way) in safe code.
+                self.free = BytesMut::zeroed(input_left.clamp(src.len(), SLAB_SIZE));
+            }
         }
-        let dst = &mut self.free[..src.len()];
+        let (at, end) = (self.run_len, self.run_len + src.len());
+        let dst = &mut self.free[at..end];
         match key {
             Some(key) => copy_masked(dst, src, key),
             None => dst.copy_from_slice(src),
         }
-        self.free.split_to(src.len()).freeze()
+        if self.count == 0 && events.has_ready_room() {
+            // While few events wait, each is made at once (no run to keep).
+            events.push_binary(self.free.split_to(src.len()).freeze());
+            return;
+        }
+        // Both within the slab, so under `SLAB_SIZE`.
+        self.bounds[self.count] = (at as u16, end as u16);
+        self.count += 1;
+        self.run_len = end;
     }
-}
 
-/// Queues a binary message, its event written straight into its slot in the queue.
-///
-/// `push_back` built the event aside and then copied it into the queue with loads wider than
-/// the stores that had just built it, which stalled on store forwarding (perf: 4.6 of the
-/// 35 ns a 16-byte message took). `resize_with` writes what its closure returns in place.
-/// Thread CPU time, compare --quick "decode 1", three runs: 16 B 35/35/35 -> 29/31/30 ns,
-/// 125 B 52/50/50 -> 45/47/48 ns.
-#[inline(always)]
-fn push_binary(events: &mut VecDeque<Event>, payload: Bytes) {
-    let mut payload = Some(payload);
-    events.resize_with(events.len() + 1, || {
-        Event::Binary(payload.take().unwrap_or_default())
-    });
-}
+    /// Queues the open run, if any.
+    #[inline(always)]
+    fn flush(&mut self, events: &mut EventQueue) {
+        if self.count > 0 {
+            self.flush_run(events);
+        }
+    }
 
-/// Queues a text message, its event written straight into its slot in the queue (as
-/// [`push_binary`]).
-#[inline(always)]
-fn push_text(events: &mut VecDeque<Event>, text: Utf8Bytes) {
-    let mut text = Some(text);
-    events.resize_with(events.len() + 1, || {
-        Event::Text(text.take().unwrap_or_default())
-    });
+    fn flush_run(&mut self, events: &mut EventQueue) {
+        let count = std::mem::take(&mut self.count);
+        let payloads = self.free.split_to(std::mem::take(&mut self.run_len));
+        events.push_binaries(payloads, &self.bounds[..count]);
+    }
 }
 
 /// The payload length, the header's length and the masking key of the header at the front of
@@ -211,7 +239,7 @@ impl TextRun {
         at: usize,
         end: usize,
         key: Option<[u8; 4]>,
-        events: &mut VecDeque<Event>,
+        events: &mut EventQueue,
     ) -> Result<(), ProtocolError> {
         if self.count == TEXT_RUN_MAX || (self.count > 0 && end - self.start > SLAB_SIZE) {
             self.flush(buf, events)?;
@@ -234,7 +262,7 @@ impl TextRun {
     /// Validates the run and queues its messages, or fails at the first invalid one, with
     /// the messages before it queued (FR-23, FR-25).
     #[inline(always)]
-    fn flush(&mut self, buf: &[u8], events: &mut VecDeque<Event>) -> Result<(), InvalidUtf8> {
+    fn flush(&mut self, buf: &[u8], events: &mut EventQueue) -> Result<(), InvalidUtf8> {
         // Called before every binary message: nothing to do, inline.
         if self.count == 0 {
             return Ok(());
@@ -243,31 +271,27 @@ impl TextRun {
     }
 
     /// [`flush`](Self::flush) when the run is not empty.
-    fn flush_run(&mut self, buf: &[u8], events: &mut VecDeque<Event>) -> Result<(), InvalidUtf8> {
+    fn flush_run(&mut self, buf: &[u8], events: &mut EventQueue) -> Result<(), InvalidUtf8> {
         let count = std::mem::take(&mut self.count);
         let span = &buf[self.start..self.end];
         let bounds = &self.bounds[..count];
         let range = |&(a, b): &(u16, u16)| usize::from(a)..usize::from(b);
         match (simdutf8::basic::from_utf8(span), bounds) {
-            (Ok(text), [_]) => push_text(events, Utf8Bytes::copy_from_str(text)),
+            (Ok(text), [_]) => events.push(Event::Text(Utf8Bytes::copy_from_str(text))),
             (Ok(text), _) => {
                 // Every bound is a character boundary of the valid span (see above).
                 // Checking it here in release builds cost 4-5% of the text row.
                 debug_assert!(bounds.iter().all(|&(a, b)| {
                     text.is_char_boundary(usize::from(a)) && text.is_char_boundary(usize::from(b))
                 }));
-                let shared: Arc<str> = Arc::from(text);
-                // Each event written in its slot (see `push_binary`).
-                let mut next = bounds.iter().map(range);
-                events.resize_with(events.len() + count, || {
-                    let range = next.next().unwrap_or_default();
-                    Event::Text(Utf8Bytes::slice_of(shared.clone(), range))
-                });
+                events.push_texts(Arc::from(text), bounds);
             }
             // One of them is invalid: find which, delivering the ones before it.
             (Err(_), _) => {
                 for bounds in bounds {
-                    push_text(events, Utf8Bytes::copy_from_utf8(&span[range(bounds)])?);
+                    events.push(Event::Text(Utf8Bytes::copy_from_utf8(
+                        &span[range(bounds)],
+                    )?));
                 }
             }
         }
@@ -375,7 +399,7 @@ impl Receiver {
         &mut self,
         buf: &mut BytesMut,
         slab: &mut Slab,
-        events: &mut VecDeque<Event>,
+        events: &mut EventQueue,
         max_message_size: u64,
     ) -> Result<(), ProtocolError> {
         if self.message.is_some() || self.mode != ReceiveMode::Whole || !self.decoder.is_idle() {
@@ -391,16 +415,17 @@ impl Receiver {
         while let Some(frame) = SmallFrame::parse(&buf[pos..], expect_masked, max_len) {
             let at = pos + frame.header_len;
             let end = at + frame.len;
+            // Events keep the order of the messages: a run is queued before anything else.
             if frame.text {
+                slab.flush(events);
                 run.push(buf, at, end, frame.key, events)?;
             } else {
-                // Events keep the order of the messages.
                 run.flush(buf, events)?;
-                let payload = slab.copy(&buf[at..end], frame.key, buf.len() - pos);
-                push_binary(events, payload);
+                slab.push(&buf[at..end], frame.key, buf.len() - pos, events);
             }
             pos = end;
         }
+        slab.flush(events);
         run.flush(buf, events)?;
         buf.advance(pos);
         Ok(())

@@ -113,3 +113,75 @@ fn small_messages_share_slabs_of_at_most_4_kib() {
         );
     }
 }
+
+// SEC-03 (bounded memory): a read of thousands of small messages no longer queues a 56-byte
+// event for each; past the first ~1000, runs of them (consecutive binary messages sharing a
+// slab, consecutive texts sharing a `str`) wait compact, 4 bytes of bounds a message, and
+// are made into events as the application takes them. Whatever the mix, whole and in every
+// split, the messages come out in order and intact.
+#[test]
+fn thousands_of_small_messages_queue_compactly_and_in_order() {
+    // Blocks of 40 binary messages, 30 texts and a ping; then every kind alternating.
+    let blocks = |i: usize| match i % 71 {
+        0..40 => OpCode::Binary,
+        40..70 => OpCode::Text,
+        _ => OpCode::Ping,
+    };
+    let alternating = |i: usize| match i % 7 {
+        0 | 3 => OpCode::Text,
+        5 if i.is_multiple_of(3) => OpCode::Ping,
+        _ => OpCode::Binary,
+    };
+    let payload = |i: usize| format!("{i:05}é").into_bytes();
+    let count = 12_000;
+    for role in [Role::Server, Role::Client] {
+        for (mix, kinds) in [
+            ("blocks", &blocks as &dyn Fn(usize) -> OpCode),
+            ("alternating", &alternating),
+        ] {
+            let mut wire = Vec::new();
+            for i in 0..count {
+                wire.extend_from_slice(&frame_to(role, true, kinds(i), &payload(i)));
+            }
+            let mut c = conn(role, Config::default());
+            let mut buf = BytesMut::from(&wire[..]);
+            c.handle_input(t0(), &mut buf).unwrap();
+            let queued = c.heap_capacity();
+            println!(
+                "{role:?}, {mix}: {count} messages in one read ({} B) queue {queued} B",
+                wire.len()
+            );
+            if mix == "blocks" {
+                // 1024 ready events of 56 B, then 4 B a message (a deque may double).
+                assert!(
+                    queued < 1024 * 56 + count * 8 + 16 * 1024,
+                    "{role:?}: {queued} B queued for {count} messages"
+                );
+            }
+            let mut out = Outcome::default();
+            drain(&mut c, &mut out);
+            assert_eq!(c.heap_capacity(), 0, "{role:?}, {mix}: idle after the read");
+            assert_eq!(out.events.len(), count, "{role:?}, {mix}");
+            for (i, event) in out.events.iter().enumerate() {
+                let want = payload(i);
+                match (kinds(i), event) {
+                    (OpCode::Text, rfc6455::Event::Text(t)) => assert_eq!(t.as_bytes(), want),
+                    (OpCode::Binary, rfc6455::Event::Binary(b)) => assert_eq!(&b[..], want),
+                    (OpCode::Ping, rfc6455::Event::Ping(p)) => assert_eq!(&p[..], want),
+                    (kind, event) => {
+                        panic!("{role:?}, {mix}, message {i}: {kind:?}, got {event:?}")
+                    }
+                }
+            }
+            // In pieces the same events come out (the pongs may differ: of many pings in
+            // one read only the newest are answered, section 5.5.3).
+            let part = &wire[..wire.len() / 8];
+            for split in SPLITS {
+                let mut c = conn(role, Config::default());
+                let got = feed_conn(&mut c, part, split, false).events;
+                assert!(got.len() >= count / 8 - 1, "{role:?}, {mix}, {split:?}");
+                assert!(got == out.events[..got.len()], "{role:?}, {mix}, {split:?}");
+            }
+        }
+    }
+}

@@ -2,10 +2,10 @@
 
 mod event;
 mod outbox;
+pub(crate) mod queue;
 mod send;
 mod timers;
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -24,6 +24,7 @@ use crate::handshake::Negotiated;
 use crate::message::{Received, Receiver, Slab};
 use crate::utf8::Utf8Bytes;
 use outbox::Outbox;
+use queue::EventQueue;
 use send::OutMessage;
 use timers::Keepalive;
 
@@ -104,13 +105,12 @@ enum TransportClose {
 /// code (1002, 1007, 1009) is queued, then [`Transmit::CloseTransport`] and a terminal
 /// [`Event::Closed`] with [`CloseKind::Failed`]; later input is ignored.
 pub struct Connection {
-    role: Role,
     state: State,
     transport: TransportClose,
     receiver: Receiver,
     encoder: FrameEncoder,
     outbox: Outbox,
-    events: VecDeque<Event>,
+    events: EventQueue,
     pending_pongs: Vec<Bytes>,
     sending: Option<OutMessage>,
     keepalive: Keepalive,
@@ -134,7 +134,7 @@ struct Closing {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("role", &self.role)
+            .field("role", &self.role())
             .field("state", &self.state)
             .field("buffered", &self.outbox.len())
             .field("events", &self.events.len())
@@ -150,13 +150,12 @@ impl Connection {
             ..DecoderConfig::new(role)
         });
         Self {
-            role,
             state: State::Open,
             transport: TransportClose::NotYet,
             receiver: Receiver::new(decoder, config.receive_mode),
             encoder: FrameEncoder::new(role),
             outbox: Outbox::default(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             pending_pongs: Vec::new(),
             sending: None,
             keepalive: Keepalive::new(now),
@@ -185,7 +184,7 @@ impl Connection {
     /// a CSPRNG ([`OsMaskKeys`](crate::frame::OsMaskKeys)); never use a predictable source in
     /// production (SEC-01).
     pub fn set_mask_key_source(&mut self, keys: Box<dyn MaskKeySource>) {
-        self.encoder = FrameEncoder::with_mask_keys(self.role, keys);
+        self.encoder = FrameEncoder::with_mask_keys(self.role(), keys);
     }
 
     /// Installs a negotiated extension (the seam for permessage-deflate): its RSV bits are
@@ -197,7 +196,7 @@ impl Connection {
 
     /// This endpoint's role.
     pub fn role(&self) -> Role {
-        self.role
+        self.encoder.role()
     }
 
     /// The lifecycle state.
@@ -225,7 +224,7 @@ impl Connection {
     /// connection, with everything drained, holds none.
     pub fn heap_capacity(&self) -> usize {
         self.outbox.heap_capacity()
-            + self.events.capacity() * std::mem::size_of::<Event>()
+            + self.events.heap_capacity()
             + self.pending_pongs.capacity() * std::mem::size_of::<Bytes>()
             + self.receiver.heap_capacity()
     }
@@ -286,7 +285,7 @@ impl Connection {
                 return Ok(());
             };
             match received {
-                Received::Data(event) => self.events.push_back(event),
+                Received::Data(event) => self.events.push(event),
                 Received::Ping(payload) => {
                     if self.state == State::Open {
                         if self.pending_pongs.len() >= self.config.limits.max_pending_pongs.max(1) {
@@ -295,11 +294,11 @@ impl Connection {
                         }
                         self.pending_pongs.push(payload.clone());
                     }
-                    self.events.push_back(Event::Ping(payload));
+                    self.events.push(Event::Ping(payload));
                 }
                 Received::Pong(payload) => {
                     self.keepalive.pong(&payload);
-                    self.events.push_back(Event::Pong(payload));
+                    self.events.push(Event::Pong(payload));
                 }
                 Received::Close(frame) => {
                     input.clear();
@@ -438,17 +437,17 @@ impl Connection {
     /// The next event for the application.
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.len() <= 1 || matches!(self.state, State::CloseReceived { .. }) {
+        if self.events.at_most_one() || matches!(self.state, State::CloseReceived { .. }) {
             return self.poll_last_event();
         }
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// [`poll_event`](Self::poll_event) for the last queued event, or while our reply to the
     /// peer's Close waits for the application to take [`Event::CloseReceived`].
     #[inline(never)]
     fn poll_last_event(&mut self) -> Option<Event> {
-        let event = self.events.pop_front();
+        let event = self.events.pop();
         if let (Some(Event::CloseReceived(frame)), State::CloseReceived { at }) =
             (&event, self.state)
         {
@@ -459,10 +458,8 @@ impl Connection {
             });
             self.reply_close(at, reply);
         }
-        if self.events.is_empty() && self.events.capacity() > 0 {
-            // Hold no memory while idle.
-            self.events = VecDeque::new();
-        }
+        // Hold no memory while idle.
+        self.events.release_if_empty();
         event
     }
 
@@ -512,7 +509,7 @@ impl Connection {
 
     fn on_close_received(&mut self, now: Instant, frame: Option<CloseFrame>) {
         self.closing().received = Some(frame.clone());
-        self.events.push_back(Event::CloseReceived(frame));
+        self.events.push(Event::CloseReceived(frame));
         match self.state {
             // Our reply waits for the application to see the messages before the Close.
             State::Open => self.state = State::CloseReceived { at: now },
@@ -530,7 +527,7 @@ impl Connection {
     /// Both Close frames went (CL-08): the server closes the transport now (CL-10), the
     /// client waits for it to (CL-11).
     fn close_handshake_done(&mut self, at: Instant) {
-        match self.role {
+        match self.role() {
             Role::Server => self.finish(self.normal_kind(), true),
             Role::Client => {
                 self.pending_pongs.clear();
@@ -582,7 +579,7 @@ impl Connection {
             self.transport = TransportClose::Owed;
         }
         let closing = self.closing.take().map(|c| *c).unwrap_or_default();
-        self.events.push_back(Event::Closed(Box::new(CloseOutcome {
+        self.events.push(Event::Closed(Box::new(CloseOutcome {
             kind,
             received: closing.received,
             sent: closing.sent,

@@ -154,7 +154,7 @@ impl Connection {
 
     /// Sends a message prepared once for many connections.
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
-        if self.role == Role::Server
+        if self.role() == Role::Server
             && self.extension.is_none()
             && message.payload.len() <= self.config.max_send_frame_size
         {
