@@ -27,8 +27,9 @@ const SMALL_PAYLOAD_MAX: usize = SLAB_SIZE - 1;
 /// dropped when the call returns (an idle connection holds no heap); the messages keep their
 /// part of it alive, so a retained small message pins at most `SLAB_SIZE` bytes.
 ///
-/// Consecutive binary messages copied into a slab are queued as one run (its payloads and
-/// their bounds, see [`EventQueue`]), the run ended by the end of the slab, [`RUN_MAX`]
+/// While the event queue takes ready events, each binary message is queued as its event at
+/// once; past that mark, consecutive ones copied into a slab are queued as one run (their
+/// payloads and bounds, see [`EventQueue`]), a run ended by the end of the slab, [`RUN_MAX`]
 /// messages, or any other event.
 ///
 /// [`Connection::handle_input`]: crate::Connection::handle_input

@@ -47,9 +47,9 @@ enum Item {
 /// How many ready events the queue holds before runs wait compact, and about how many are
 /// made ready at a time after that. The ready queue stays under 1024 events (a refill may
 /// pass the mark by one run), so its buffer stays at most 56 KiB, well under the size from
-/// which glibc maps allocations from the kernel (128 KiB). Below ~500 events a read the
-/// runs never wait: compare, decode 125 B (~500 a read), with 64 here 31 ns, with 1024
-/// 29 ns, as before the runs.
+/// which glibc maps allocations from the kernel (128 KiB). A read of fewer small messages
+/// than the mark never waits: compare, decode 125 B (~500 a read), with the mark at 64 31 ns,
+/// at 1024 29 ns, as before the runs.
 #[cfg(not(fuzzing))]
 const READY_MAX: usize = 960;
 /// Fuzz inputs are small: a low mark sends their runs through the waiting path too.
