@@ -247,31 +247,24 @@ impl FrameDecoder {
             remaining,
             consumed,
             unmasked,
-        } = &mut self.state
+        } = self.state
         else {
             return Ok(None);
         };
-        let available = buf
-            .len()
-            .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-        let key_phase = phase(*consumed, *unmasked);
-        if (available as u64) < *remaining {
-            if available - *unmasked >= UNMASK_BLOCK {
-                if let Some(key) = header.mask {
-                    apply_mask(&mut buf[*unmasked..available], key, key_phase);
-                }
-                *unmasked = available;
+        let available = self.payload_available(buf);
+        if (available as u64) < remaining {
+            if available - unmasked >= UNMASK_BLOCK {
+                self.unmask_to(buf, available);
             }
             return Ok(None);
         }
-        let done = Complete {
-            header: *header,
-            len: available,
-            unmasked: *unmasked,
-            key_phase,
-        };
         self.state = State::Header;
-        Ok(Some(done))
+        Ok(Some(Complete {
+            header,
+            len: available,
+            unmasked,
+            key_phase: phase(consumed, unmasked),
+        }))
     }
 
     /// The header of the frame in progress and its payload bytes received so far, unmasked in
@@ -282,27 +275,38 @@ impl FrameDecoder {
         &mut self,
         buf: &'b mut BytesMut,
     ) -> Option<(&FrameHeader, &'b [u8])> {
-        let State::Payload {
+        let available = self.payload_available(buf);
+        self.unmask_to(buf, available);
+        match &self.state {
+            State::Payload { header, .. } => Some((header, &buf[..available])),
+            State::Header => None,
+        }
+    }
+
+    /// How many bytes at the front of `buf` belong to the payload of the frame in progress.
+    fn payload_available(&self, buf: &[u8]) -> usize {
+        match self.state {
+            State::Payload { remaining, .. } => buf
+                .len()
+                .min(usize::try_from(remaining).unwrap_or(usize::MAX)),
+            State::Header => 0,
+        }
+    }
+
+    /// Unmasks in place the payload bytes of the frame in progress up to `end`.
+    fn unmask_to(&mut self, buf: &mut [u8], end: usize) {
+        if let State::Payload {
             header,
-            remaining,
             consumed,
             unmasked,
+            ..
         } = &mut self.state
-        else {
-            return None;
-        };
-        let available = buf
-            .len()
-            .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-        if let Some(key) = header.mask {
-            apply_mask(
-                &mut buf[*unmasked..available],
-                key,
-                phase(*consumed, *unmasked),
-            );
+        {
+            if let Some(key) = header.mask {
+                apply_mask(&mut buf[*unmasked..end], key, phase(*consumed, *unmasked));
+            }
+            *unmasked = end;
         }
-        *unmasked = available;
-        Some((header, &buf[..available]))
     }
 
     /// Streaming decode: splits off whatever payload of the current frame is available.
@@ -315,6 +319,14 @@ impl FrameDecoder {
         buf: &mut BytesMut,
     ) -> Result<Option<FrameChunk>, ProtocolError> {
         self.parse_header(buf)?;
+        let available = self.payload_available(buf);
+        let State::Payload { remaining, .. } = self.state else {
+            return Ok(None);
+        };
+        if available == 0 && remaining > 0 {
+            return Ok(None);
+        }
+        self.unmask_to(buf, available);
         let State::Payload {
             header,
             remaining,
@@ -324,19 +336,6 @@ impl FrameDecoder {
         else {
             return Ok(None);
         };
-        let available = buf
-            .len()
-            .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-        if available == 0 && *remaining > 0 {
-            return Ok(None);
-        }
-        if let Some(key) = header.mask {
-            apply_mask(
-                &mut buf[*unmasked..available],
-                key,
-                phase(*consumed, *unmasked),
-            );
-        }
         let chunk = FrameChunk {
             header: *header,
             first: *consumed == 0,
