@@ -220,8 +220,8 @@ fn server_receive(c: &mut Criterion) {
 }
 
 /// A server receives 1 MiB binary messages in reads of 64 KiB, as the comparison's decode
-/// rows feed it: each sent as one frame (its payload unmasked once, when complete) or as 1024
-/// fragments of 1 KiB (each appended to the message being reassembled). The reads come from
+/// rows feed it: each sent as one frame (its payload unmasked in place, 256 KiB at a time) or
+/// as 1024 fragments of 1 KiB (each appended to the message being reassembled). The reads come from
 /// 32 MiB of input, one message after another, so that they are not in cache, as the bytes
 /// a socket read copies from the kernel are not.
 fn server_receive_large(c: &mut Criterion) {

@@ -102,10 +102,17 @@ impl EventQueue {
         }
     }
 
-    /// Whether the next event would be made ready at once (few wait, and no run).
+    /// Whether `n` more events would be made ready at once (few wait, and no run).
     #[inline(always)]
-    pub(crate) fn has_ready_room(&self) -> bool {
-        self.pending.is_none() && self.ready.len() < READY_MAX
+    pub(crate) fn has_ready_room(&self, n: usize) -> bool {
+        self.pending.is_none() && self.ready.len() + n <= READY_MAX
+    }
+
+    /// Queues a run behind the ready events, its bounds kept apart.
+    fn wait(&mut self, run: Item, bounds: &[Bounds]) {
+        let pending = self.pending.get_or_insert_default();
+        pending.bounds.extend(bounds);
+        pending.items.push_back(run);
     }
 
     /// Queues a binary message, its event written straight into its slot (see
@@ -129,30 +136,20 @@ impl EventQueue {
                 .last()
                 .is_some_and(|b| usize::from(b.1) == payloads.len())
         );
-        if self.pending.is_none() && self.ready.len() + bounds.len() <= READY_MAX {
+        if self.has_ready_room(bounds.len()) {
             write_binaries(&mut self.ready, payloads, bounds.iter().copied());
         } else {
-            let pending = self.pending.get_or_insert_default();
-            pending.bounds.extend(bounds);
-            pending
-                .items
-                .push_back(Item::Binaries(payloads, bounds.len()));
+            self.wait(Item::Binaries(payloads, bounds.len()), bounds);
         }
     }
 
-    /// Queues text messages that lie in `text` at `bounds`, character boundaries all.
+    /// Queues text messages that lie in `text` at `bounds`, character boundaries all
+    /// (checked in debug builds by [`Utf8Bytes::slice_of`] as each event is made).
     pub(crate) fn push_texts(&mut self, text: Arc<str>, bounds: &[Bounds]) {
-        debug_assert!(
-            bounds
-                .iter()
-                .all(|&(a, b)| text.get(usize::from(a)..usize::from(b)).is_some())
-        );
-        if self.pending.is_none() && self.ready.len() + bounds.len() <= READY_MAX {
+        if self.has_ready_room(bounds.len()) {
             write_texts(&mut self.ready, &text, bounds.iter().copied());
         } else {
-            let pending = self.pending.get_or_insert_default();
-            pending.bounds.extend(bounds);
-            pending.items.push_back(Item::Texts(text, bounds.len()));
+            self.wait(Item::Texts(text, bounds.len()), bounds);
         }
     }
 
@@ -208,9 +205,10 @@ impl EventQueue {
 }
 
 /// Appends binary messages to `queue`, their payloads back to back in `payloads`, ending at
-/// the second of each of `bounds`. Each event is written in its slot: `push_back` built the event aside and then
-/// copied it into the queue with loads wider than the stores that had just built it, which
-/// stalled on store forwarding (perf: 4.6 of the 35 ns a 16-byte message took).
+/// the second of each of `bounds`. Each event is written in its slot: `push_back` built the
+/// event aside and then copied it into the queue with loads wider than the stores that had
+/// just built it, which stalled on store forwarding (perf: 4.6 of the 35 ns a 16-byte message
+/// took).
 #[inline(always)]
 fn write_binaries(
     queue: &mut VecDeque<Event>,

@@ -320,10 +320,8 @@ impl FrameDecoder {
     ) -> Result<Option<FrameChunk>, ProtocolError> {
         self.parse_header(buf)?;
         let available = self.payload_available(buf);
-        let State::Payload { remaining, .. } = self.state else {
-            return Ok(None);
-        };
-        if available == 0 && remaining > 0 {
+        if matches!(self.state, State::Payload { remaining, .. } if available == 0 && remaining > 0)
+        {
             return Ok(None);
         }
         self.unmask_to(buf, available);
