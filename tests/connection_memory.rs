@@ -114,11 +114,11 @@ fn small_messages_share_slabs_of_at_most_4_kib() {
     }
 }
 
-// SEC-03 (bounded memory): a read of thousands of small messages no longer queues a 56-byte
-// event for each; past the first ~1000, runs of them (consecutive binary messages sharing a
-// slab, consecutive texts sharing a `str`) wait compact, 4 bytes of bounds a message, and
-// are made into events as the application takes them. Whatever the mix, whole and in every
-// split, the messages come out in order and intact.
+// SEC-03 (bounded memory), FR-02 (every split): a read of thousands of small messages no
+// longer queues a 56-byte event for each; past the first ~1000, runs of them (consecutive
+// binary messages sharing a slab, consecutive texts sharing a `str`) wait compact, 4 bytes of
+// bounds a message, and are made into events as the application takes them. Whatever the
+// mix, whole and in every split, the messages come out in order and intact.
 #[test]
 fn thousands_of_small_messages_queue_compactly_and_in_order() {
     // Blocks of 40 binary messages, 30 texts and a ping; then every kind alternating.

@@ -279,9 +279,10 @@ mod tests {
 
     #[test]
     fn runs_and_single_events_come_out_in_order_and_counted() {
+        // FR-02 rests on this: events leave in the order their messages arrived, runs or
+        // not. With the ready queue empty (everything made at once) and full (everything
+        // waits in runs).
         for ahead in [0, READY_MAX] {
-            // With the ready queue empty (everything made at once) and full (everything
-            // waits in runs).
             let mut queue = EventQueue::default();
             let first = binary_runs(&mut queue, ahead / RUN_MAX, 0);
             queue.push(Event::Ping(Bytes::from_static(b"p")));

@@ -761,9 +761,10 @@ mod tests {
 
     #[test]
     fn incomplete_payload_is_unmasked_in_blocks() {
-        // The bytes of an incomplete payload stay as they arrived until UNMASK_BLOCK of them
-        // wait (or partial_payload asks for them); the frame decodes the same whatever the
-        // reads and wherever partial_payload looks.
+        // FR-09 (the key index carries on across chunks), FR-02 (any split): the bytes of an
+        // incomplete payload stay as they arrived until UNMASK_BLOCK of them wait (or
+        // partial_payload asks for them); the frame decodes the same whatever the reads and
+        // wherever partial_payload looks.
         let len = 2 * UNMASK_BLOCK + 12_345;
         let payload: Vec<u8> = (0..len).map(|i| (i * 7 + i / 5) as u8).collect();
         let key = [0x9a, 0x01, 0xfe, 0x33];
