@@ -51,12 +51,13 @@ fn round_trip(c: &mut Criterion) {
 }
 
 /// A server sends one message and writes it out before the next, as an echo loop does:
-/// from `Bytes` with a vectored write, from a slice through `transmit_into`, and from a slice
-/// straight into the write buffer with `send_binary_into`. The write is a copy into a
-/// reused buffer. Then a client, which masks every frame, the last two ways.
+/// from `Bytes` with a vectored write, from a slice with a vectored write of the slice itself
+/// (`send_binary_vectored`), from a slice through `transmit_into`, and from a slice straight
+/// into the write buffer with `send_binary_into`. The write is a copy into a reused buffer.
+/// Then a client, which masks every frame, the last two ways.
 fn server_send(c: &mut Criterion) {
     let mut group = c.benchmark_group("server_send");
-    for size in [16usize, 125] {
+    for size in [16usize, 125, 64 * 1024] {
         let now = Instant::now();
         let mut conn = Connection::new(Role::Server, Config::default(), now);
         let payload = Bytes::from(vec![0x5au8; size]);
@@ -72,6 +73,19 @@ fn server_send(c: &mut Criterion) {
                     n += chunk.len();
                 }
                 conn.advance_transmit(n);
+                black_box(&socket);
+                socket.clear();
+            })
+        });
+        group.bench_function(format!("send_binary_vectored/{size}B"), |b| {
+            b.iter(|| {
+                let send = conn.send_binary_vectored(black_box(&payload)).unwrap();
+                let mut n = 0;
+                for chunk in send.chunks() {
+                    socket.extend_from_slice(chunk);
+                    n += chunk.len();
+                }
+                send.advance(n);
                 black_box(&socket);
                 socket.clear();
             })

@@ -141,7 +141,7 @@ pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Limits, ReceiveMode};
 pub use connection::{
     CloseKind, CloseOutcome, Connection, ConnectionState, Event, MessageType, PreparedMessage,
-    SendError, Transmit,
+    SendError, Transmit, VectoredSend,
 };
 pub use error::Error;
 pub use utf8::Utf8Bytes;

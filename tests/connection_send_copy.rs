@@ -1,13 +1,14 @@
 //! Sending from borrowed bytes (`send_binary_from_slice`, `send_text_from_str`,
-//! `send_binary_into`, `send_text_into`) and copying the output into the caller's buffer
-//! (`transmit_into`): the same frames, order and errors as the `Bytes` API.
+//! `send_binary_into`, `send_text_into`, `send_binary_vectored`, `send_text_vectored`) and
+//! copying the output into the caller's buffer (`transmit_into`): the same frames, order and
+//! errors as the `Bytes` API.
 
 mod common;
 
 use bytes::{Bytes, BytesMut};
 use common::*;
 use rfc6455::frame::{OpCode, RSV1};
-use rfc6455::{Config, Connection, Event, MessageType, Role, SendError, Transmit};
+use rfc6455::{Config, Connection, Event, MessageType, Role, SendError, Transmit, VectoredSend};
 
 /// Payload lengths around the inline limit, the length encodings (FR-11) and the size from
 /// which a server queues a `Bytes` payload by reference.
@@ -31,23 +32,42 @@ fn transmit_all(c: &mut Connection) -> Vec<u8> {
     out
 }
 
-/// The four ways to send a binary message from borrowed bytes, each followed by a drain
-/// through `transmit_into`.
+/// The ways to send a message from borrowed bytes, each followed by a drain through
+/// `transmit_into` (the vectored ones first write all their chunks).
 #[derive(Clone, Copy, Debug)]
 enum Way {
     FromSlice,
     Into,
+    Vectored,
     TextFromStr,
     TextInto,
+    TextVectored,
 }
 
-const WAYS: [Way; 4] = [Way::FromSlice, Way::Into, Way::TextFromStr, Way::TextInto];
+const WAYS: [Way; 6] = [
+    Way::FromSlice,
+    Way::Into,
+    Way::Vectored,
+    Way::TextFromStr,
+    Way::TextInto,
+    Way::TextVectored,
+];
+
+/// Writes every chunk of `send` to `out` and reports them all written.
+fn write_all_vectored(send: VectoredSend<'_, '_>, out: &mut Vec<u8>) {
+    let before = out.len();
+    for chunk in send.chunks() {
+        out.extend_from_slice(chunk);
+    }
+    assert_eq!(out.len() - before, send.len());
+    send.advance(out.len() - before);
+}
 
 impl Way {
     fn opcode(self) -> OpCode {
         match self {
-            Way::FromSlice | Way::Into => OpCode::Binary,
-            Way::TextFromStr | Way::TextInto => OpCode::Text,
+            Way::FromSlice | Way::Into | Way::Vectored => OpCode::Binary,
+            Way::TextFromStr | Way::TextInto | Way::TextVectored => OpCode::Text,
         }
     }
 
@@ -68,6 +88,8 @@ impl Way {
             Way::TextFromStr => c.send_text_from_str(text())?,
             Way::Into => c.send_binary_into(&mut out, data)?,
             Way::TextInto => c.send_text_into(&mut out, text())?,
+            Way::Vectored => write_all_vectored(c.send_binary_vectored(data)?, &mut out),
+            Way::TextVectored => write_all_vectored(c.send_text_vectored(text())?, &mut out),
         }
         c.transmit_into(&mut out);
         Ok(out)
@@ -222,6 +244,8 @@ fn fr32_fr22_sec12_same_errors() {
             Way::TextFromStr => c.send_text_from_str("a"),
             Way::Into => c.send_binary_into(&mut out, b"a"),
             Way::TextInto => c.send_text_into(&mut out, "a"),
+            Way::Vectored => c.send_binary_vectored(b"a").map(drop),
+            Way::TextVectored => c.send_text_vectored("a").map(drop),
         };
         assert_eq!(got, Err(expected), "{way:?}");
         assert!(out.is_empty(), "{way:?}: a refused send wrote nothing");
@@ -370,4 +394,142 @@ fn small_sends_hold_no_heap() {
     assert_eq!(c.heap_capacity(), 0);
     assert_eq!(c.buffered_amount(), 0);
     assert_eq!(out.len(), 127);
+}
+
+/// Whether one of `send`'s chunks points into `data`.
+fn offers_borrowed(send: &VectoredSend<'_, '_>, data: &[u8]) -> bool {
+    let range = data.as_ptr_range();
+    send.chunks().any(|chunk| range.contains(&chunk.as_ptr()))
+}
+
+// A server's unfragmented message is offered as its header and the caller's own bytes, and
+// once all of it is written nothing was copied or kept: no heap, nothing owed.
+#[test]
+fn vectored_send_offers_the_callers_bytes_without_a_copy() {
+    for len in SIZES {
+        let data = payload(len);
+        let mut c = conn(Role::Server, Config::default());
+        let send = c.send_binary_vectored(&data).unwrap();
+        let chunks: Vec<&[u8]> = send.chunks().collect();
+        if len > 0 {
+            let last = chunks.last().unwrap();
+            assert_eq!(last.as_ptr_range(), data.as_ptr_range(), "{len} B");
+        }
+        let mut wire = Vec::new();
+        write_all_vectored(send, &mut wire);
+        assert_eq!(c.heap_capacity(), 0, "{len} B");
+        assert_eq!(c.buffered_amount(), 0, "{len} B");
+        let mut reference = conn(Role::Server, Config::default());
+        reference.send_binary(data.clone()).unwrap();
+        assert_eq!(wire, wire_of(&mut reference), "{len} B");
+    }
+}
+
+// FR-02 (our side of "any split"), SEC-02: the transport may take any prefix of what is
+// offered (frames queued before, owed pongs, then the message); the rest is copied, so the
+// caller's bytes can change at once, and what is written later completes the same bytes in
+// order.
+#[test]
+fn fr02_sec02_partial_vectored_write_queues_the_rest_in_order() {
+    for len in [0usize, 3, 300, 70_000] {
+        let expected = {
+            let mut reference = conn(Role::Server, Config::default());
+            let mut input = BytesMut::from(&frame_to(Role::Server, true, OpCode::Ping, b"p")[..]);
+            reference.handle_input(t0(), &mut input).unwrap();
+            reference.send_binary(&b"before"[..]).unwrap();
+            reference.send_binary(payload(len)).unwrap();
+            wire_of(&mut reference)
+        };
+        let splits: Vec<usize> = if len < 1000 {
+            (0..=expected.len()).collect()
+        } else {
+            vec![
+                0,
+                1,
+                7,
+                8,
+                9,
+                17,
+                18,
+                40,
+                1000,
+                expected.len() - 1,
+                expected.len(),
+            ]
+        };
+        for written in splits {
+            let mut c = conn(Role::Server, Config::default());
+            let mut input = BytesMut::from(&frame_to(Role::Server, true, OpCode::Ping, b"p")[..]);
+            c.handle_input(t0(), &mut input).unwrap();
+            c.send_binary(&b"before"[..]).unwrap();
+            let mut data = payload(len);
+            let send = c.send_binary_vectored(&data).unwrap();
+            assert_eq!(send.len(), expected.len());
+            let offered: Vec<u8> = send.chunks().flatten().copied().collect();
+            assert_eq!(offered, expected, "{len} B");
+            send.advance(written);
+            data.fill(0xee);
+            let mut wire = expected[..written].to_vec();
+            wire.extend_from_slice(&transmit_all(&mut c));
+            assert_eq!(wire, expected, "{len} B, {written} written");
+        }
+    }
+}
+
+// Dropping the `VectoredSend` unwritten is "nothing written": the whole message is queued
+// (copied), and the caller's bytes can change at once (SEC-02).
+#[test]
+fn sec02_dropped_vectored_send_queues_a_copy() {
+    let mut c = conn(Role::Server, Config::default());
+    let mut data = payload(70_000);
+    let send = c.send_text_vectored("hi").unwrap();
+    drop(send);
+    drop(c.send_binary_vectored(&data).unwrap());
+    data.fill(0);
+    let frames = frames_from(Role::Server, &wire_of(&mut c));
+    let got: Vec<(OpCode, &[u8])> = frames.iter().map(|f| (f.2, &f.3[..])).collect();
+    assert_eq!(
+        got,
+        [
+            (OpCode::Text, &b"hi"[..]),
+            (OpCode::Binary, &payload(70_000)[..])
+        ]
+    );
+}
+
+// FR-05, SEC-02: a client's message is masked into the connection's buffer (never offered
+// from the caller's bytes, never masked in them), as are messages an extension transforms
+// or that are sent in several frames; the chunks are then the connection's output.
+#[test]
+fn fr05_sec02_vectored_send_copies_when_it_must() {
+    let data = payload(1000);
+    let mut client = conn(Role::Client, Config::default());
+    let send = client.send_binary_vectored(&data).unwrap();
+    assert!(
+        !offers_borrowed(&send, &data),
+        "a client's frame is masked in a copy"
+    );
+    drop(send);
+    assert_eq!(data, payload(1000), "the caller's bytes were not masked");
+
+    let mut config = Config::default();
+    config.max_send_frame_size = 100;
+    let mut fragmented = conn(Role::Server, config);
+    let send = fragmented.send_binary_vectored(&data).unwrap();
+    assert!(!offers_borrowed(&send, &data));
+    drop(send);
+
+    let mut transformed = conn(Role::Server, Config::default());
+    transformed.set_extension(Box::new(Reverse));
+    let send = transformed.send_binary_vectored(&data).unwrap();
+    assert!(!offers_borrowed(&send, &data));
+}
+
+// Reporting more bytes written than were offered is a caller bug, caught at once.
+#[test]
+#[should_panic(expected = "advanced past the bytes offered")]
+fn vectored_send_advance_past_the_offer_panics() {
+    let mut c = conn(Role::Server, Config::default());
+    let send = c.send_binary_vectored(b"abc").unwrap();
+    send.advance(6);
 }

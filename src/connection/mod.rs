@@ -11,7 +11,7 @@ use std::time::Instant;
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use event::{CloseKind, CloseOutcome, Event, SendError, Timeout, Transmit};
-pub use send::{MessageType, PreparedMessage};
+pub use send::{MessageType, PreparedMessage, VectoredSend};
 
 use crate::Role;
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};

@@ -110,6 +110,21 @@ impl Outbox {
         }
     }
 
+    /// Queues bytes already encoded, copied: the unwritten end of a frame that was offered
+    /// to the transport straight from the caller's buffer. Nothing is queued for two empty
+    /// slices.
+    pub(crate) fn push_encoded_copied(&mut self, head: &[u8], rest: &[u8]) {
+        let n = head.len() + rest.len();
+        if n == 0 {
+            return;
+        }
+        self.len += n;
+        let buffered = self.buffered();
+        buffered.reserve(n);
+        buffered.tail.extend_from_slice(head);
+        buffered.tail.extend_from_slice(rest);
+    }
+
     /// Queues `header` (if any) followed by `payload`.
     fn push_unmasked(&mut self, header: Option<&FrameHeader>, payload: Bytes) {
         let head_len = header.map_or(0, FrameHeader::encoded_len);
@@ -250,6 +265,15 @@ impl Outbox {
             self.queue = Queue::Empty;
             return;
         }
+        self.advance_part(n);
+    }
+
+    /// [`advance`](Self::advance) by fewer bytes than are owed. Out of line, so that the
+    /// common case stays small enough to inline in every caller (with a second caller the
+    /// whole of `advance` was no longer inlined into `advance_transmit`: criterion
+    /// `send_binary_bytes/16B` 20.7 -> 22.3 ns).
+    #[inline(never)]
+    fn advance_part(&mut self, n: usize) {
         self.len -= n;
         match &mut self.queue {
             Queue::Empty => {}

@@ -73,6 +73,81 @@ impl PreparedMessage {
     }
 }
 
+/// A message being written straight from the caller's bytes, from
+/// [`Connection::send_binary_vectored`] or [`Connection::send_text_vectored`]: the chunks to
+/// write, then [`advance`](Self::advance) by how many bytes were written. Until then the
+/// connection is borrowed; dropped without `advance`, the whole message is queued (copied)
+/// as if nothing was written.
+#[derive(Debug)]
+#[must_use = "write its chunks, then call `advance`; dropped, the message is copied and queued"]
+pub struct VectoredSend<'c, 'd> {
+    conn: &'c mut Connection,
+    /// The frame header, not yet queued.
+    head: [u8; MAX_HEADER_LEN],
+    head_len: u8,
+    /// The caller's payload, not yet queued. Empty (with `head_len` 0) when the message was
+    /// copied into the output at once, or once settled.
+    payload: &'d [u8],
+}
+
+impl VectoredSend<'_, '_> {
+    /// Everything owed to the transport, in order, as chunks for one vectored write: what
+    /// was queued before this message, then its header and its payload. Empty chunks are
+    /// skipped.
+    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        let own = [self.head(), self.payload];
+        self.conn
+            .outbox
+            .chunks()
+            .chain(own.into_iter().filter(|chunk| !chunk.is_empty()))
+    }
+
+    /// The number of bytes in [`chunks`](Self::chunks).
+    pub fn len(&self) -> usize {
+        self.conn.outbox.len() + self.head().len() + self.payload.len()
+    }
+
+    /// Whether there is nothing to write; never the case, as the message's frame is at least
+    /// its header.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reports that the transport took the first `written` bytes of the chunks; the rest is
+    /// copied into the connection's output, to be written later like any other
+    /// (see [`Connection::transmit_chunks`]).
+    ///
+    /// # Panics
+    /// If `written` is more than [`len`](Self::len).
+    pub fn advance(mut self, written: usize) {
+        assert!(written <= self.len(), "advanced past the bytes offered");
+        self.settle(written);
+    }
+
+    fn head(&self) -> &[u8] {
+        &self.head[..usize::from(self.head_len)]
+    }
+
+    /// Drops the first `written` bytes and queues a copy of what is left of this message.
+    fn settle(&mut self, written: usize) {
+        let outbox = &mut self.conn.outbox;
+        let from_queue = written.min(outbox.len());
+        outbox.advance(from_queue);
+        let head = &self.head[..usize::from(self.head_len)];
+        let from_head = (written - from_queue).min(head.len());
+        let from_payload = written - from_queue - from_head;
+        outbox.push_encoded_copied(&head[from_head..], &self.payload[from_payload..]);
+        self.head_len = 0;
+        self.payload = &[];
+    }
+}
+
+impl Drop for VectoredSend<'_, '_> {
+    fn drop(&mut self) {
+        self.settle(0);
+    }
+}
+
 impl Connection {
     /// Sends a text message, split into frames of at most
     /// [`Config::max_send_frame_size`](crate::Config::max_send_frame_size).
@@ -150,6 +225,82 @@ impl Connection {
     /// [`transmit_into`](Self::transmit_into).
     pub fn send_text_into<B: BufMut>(&mut self, out: &mut B, text: &str) -> Result<(), SendError> {
         self.send_copied_into(out, OpCode::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message straight from `data`, without copying it: returns the bytes
+    /// owed to the transport (anything queued before, then this message) as chunks for one
+    /// vectored write, the last of them `data` itself. Report how much the transport took
+    /// with [`VectoredSend::advance`]; whatever it did not take is copied into the
+    /// connection's output then (dropping the `VectoredSend` counts as nothing written), so
+    /// no reference to `data` is kept and it may change as soon as the call returns (SEC-02).
+    ///
+    /// For a large payload in borrowed memory (a file mapping, a buffer the embedder reuses)
+    /// that goes out in one write. The frames, their order and the errors are those of
+    /// [`send_binary_from_slice`](Self::send_binary_from_slice); a message that a client must
+    /// mask, an extension transforms, or that is longer than
+    /// [`Config::max_send_frame_size`](crate::Config::max_send_frame_size) (so sent in
+    /// several frames) is copied into the output as that method does, and the chunks are
+    /// that output.
+    ///
+    /// ```
+    /// # use std::io::{IoSlice, Write};
+    /// # use std::time::Instant;
+    /// # use rfc6455::{Config, Connection, Role};
+    /// let mut conn = Connection::new(Role::Server, Config::default(), Instant::now());
+    /// let data = vec![7_u8; 60_000];
+    /// let mut socket = Vec::new(); // any `Write`, such as a `TcpStream`
+    /// let send = conn.send_binary_vectored(&data)?;
+    /// let slices: Vec<IoSlice<'_>> = send.chunks().map(IoSlice::new).collect();
+    /// let written = socket.write_vectored(&slices)?;
+    /// drop(slices);
+    /// send.advance(written);
+    /// assert_eq!(&socket[..4], b"\x82\x7e\xea\x60"); // FIN, binary, 60 000 bytes
+    /// assert_eq!(conn.buffered_amount(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_binary_vectored<'d>(
+        &mut self,
+        data: &'d [u8],
+    ) -> Result<VectoredSend<'_, 'd>, SendError> {
+        self.send_vectored(OpCode::Binary, data)
+    }
+
+    /// [`send_binary_vectored`](Self::send_binary_vectored) for a text message.
+    pub fn send_text_vectored<'d>(
+        &mut self,
+        text: &'d str,
+    ) -> Result<VectoredSend<'_, 'd>, SendError> {
+        self.send_vectored(OpCode::Text, text.as_bytes())
+    }
+
+    fn send_vectored<'d>(
+        &mut self,
+        opcode: OpCode,
+        data: &'d [u8],
+    ) -> Result<VectoredSend<'_, 'd>, SendError> {
+        let direct = self.encoder.role() == Role::Server
+            && self.extension.is_none()
+            && data.len() <= self.config.max_send_frame_size;
+        let mut head = [0; MAX_HEADER_LEN];
+        if !direct {
+            self.send_copied(opcode, data)?;
+            return Ok(VectoredSend {
+                conn: self,
+                head,
+                head_len: 0,
+                payload: &[],
+            });
+        }
+        self.check_new_message()?;
+        self.flush_pongs();
+        let header = self.encoder.header(true, 0, opcode, data.len() as u64);
+        let head_len = header.encode(&mut head) as u8;
+        Ok(VectoredSend {
+            conn: self,
+            head,
+            head_len,
+            payload: data,
+        })
     }
 
     /// Sends a message prepared once for many connections.
