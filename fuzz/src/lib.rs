@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use rfc6455::frame::{DecoderConfig, FrameDecoder, FrameHeader, MAX_HEADER_LEN, OpCode};
 use rfc6455::{
     CloseCode, Config, Connection, ConnectionState, Event, MessageType, PreparedMessage,
-    ReceiveMode, Role, SendError, Transmit,
+    ReceiveMode, Role, SendError, Transmit, VectoredSend,
 };
 
 pub mod reference;
@@ -472,6 +472,18 @@ impl Driver {
     }
 }
 
+/// A vectored write of at most `room` bytes of what `send` offers (a slow socket), appended
+/// to `out`; the rest is left to the connection.
+fn write_vectored(send: VectoredSend<'_, '_>, room: usize, out: &mut Vec<u8>) {
+    let before = out.len();
+    for chunk in send.chunks() {
+        let k = chunk.len().min(room - (out.len() - before));
+        out.extend_from_slice(&chunk[..k]);
+    }
+    let taken = out.len() - before;
+    send.advance(taken);
+}
+
 /// `connection_server` / `connection_client`: 8 setup bytes, then operations until the
 /// input runs out.
 pub fn run_connection(role: Role, data: &[u8]) {
@@ -506,20 +518,36 @@ pub fn run_connection(role: Role, data: &[u8]) {
             5 => {
                 let text = String::from_utf8_lossy(chunk(&mut u)).into_owned();
                 let mut out = Vec::new();
-                match how % 3 {
+                match how % 4 {
                     0 => d.data(text.len(), |c| c.send_text(text.clone())),
                     1 => d.data(text.len(), |c| c.send_text_from_str(&text)),
-                    _ => d.data(text.len(), |c| c.send_text_into(&mut out, &text)),
+                    2 => d.data(text.len(), |c| c.send_text_into(&mut out, &text)),
+                    _ => {
+                        let room = usize::from(short(&mut u));
+                        d.data(text.len(), |c| {
+                            let send = c.send_text_vectored(&text)?;
+                            write_vectored(send, room, &mut out);
+                            Ok(())
+                        })
+                    }
                 }
                 d.written(&out);
             }
             6 => {
                 let data = chunk(&mut u);
                 let mut out = Vec::new();
-                match how % 4 {
+                match how % 5 {
                     0 => d.data(data.len(), |c| c.send_binary(Bytes::copy_from_slice(data))),
                     1 => d.data(data.len(), |c| c.send_binary_from_slice(data)),
                     2 => d.data(data.len(), |c| c.send_binary_into(&mut out, data)),
+                    3 => {
+                        let room = usize::from(short(&mut u));
+                        d.data(data.len(), |c| {
+                            let send = c.send_binary_vectored(data)?;
+                            write_vectored(send, room, &mut out);
+                            Ok(())
+                        })
+                    }
                     _ => {
                         let message = PreparedMessage::binary(Bytes::copy_from_slice(data));
                         d.data(data.len(), |c| c.send_prepared(&message))
