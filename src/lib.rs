@@ -24,9 +24,11 @@
 //! 1. Bytes read from the transport go to [`Connection::handle_input`]; end of stream to
 //!    [`Connection::handle_eof`]; the clock to [`Connection::handle_timeout`].
 //! 2. The application's commands: [`Connection::send_text`], [`Connection::send_binary`]
-//!    (or, from borrowed bytes, [`Connection::send_binary_from_slice`], and
+//!    (or, from borrowed bytes, [`Connection::send_binary_from_slice`],
 //!    [`Connection::send_binary_into`] which also writes everything owed into the caller's
-//!    buffer), [`Connection::send_ping`], [`Connection::close`], the streaming send.
+//!    buffer, and [`Connection::send_binary_vectored`], which offers the borrowed bytes
+//!    themselves to one vectored write), [`Connection::send_ping`], [`Connection::close`],
+//!    the streaming send.
 //! 3. After **every** input or command, the embedder MUST:
 //!    - drain [`Connection::poll_transmit`] to the transport, closing the transport on
 //!      [`Transmit::CloseTransport`] (or write the same bytes with a vectored write of

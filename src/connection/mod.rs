@@ -91,7 +91,9 @@ enum TransportClose {
 ///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout).
 ///   [`send_binary_into`](Self::send_binary_into) and [`send_text_into`](Self::send_text_into)
 ///   are a command and `transmit_into` in one call: a small message from borrowed bytes goes
-///   straight into the caller's write buffer.
+///   straight into the caller's write buffer. [`send_binary_vectored`](Self::send_binary_vectored)
+///   and [`send_text_vectored`](Self::send_text_vectored) are a command and a vectored write in
+///   one: a large message from borrowed bytes goes out without a copy.
 /// - **Getters**: [`role`](Self::role), [`state`](Self::state),
 ///   [`buffered_amount`](Self::buffered_amount), [`subprotocol`](Self::subprotocol).
 ///
