@@ -483,7 +483,8 @@ fn main() {
 /// Runs one library alone on one workload, for a profiler:
 /// `profile <library> decode16|decode125|text|decode64k|decode1m|fragments|encode16|encode64k|handshake
 /// [times]`: the decode workloads run `times` times over one input, so that a sampling
-/// profiler sees mostly the decoding.
+/// profiler sees mostly the decoding. `profile rfc6455 null64k [times]` is decode64k's floor:
+/// our driver loop with a hand decoder instead of the library.
 fn profile(lib: &str, what: &str, times: usize) {
     let lib = *Lib::ALL.iter().find(|l| l.name() == lib).expect("a library name");
     let rt = libs::runtime();
@@ -501,6 +502,42 @@ fn profile(lib: &str, what: &str, times: usize) {
         "decode125" => decode(binary_payloads(125, 64), 2000, OpCode::Binary, usize::MAX),
         "text" => decode(text_payloads(64), 500, OpCode::Text, usize::MAX),
         "decode64k" => decode(binary_payloads(64 * 1024, 16), 32, OpCode::Binary, usize::MAX),
+        "null64k" => {
+            // The floor of decode64k for our driver loop: the same reads, bounded the same way,
+            // with a hand decoder that knows every frame is a masked 64 KiB binary one (header
+            // skipped, payload unmasked in place and split off). Whatever `rfc6455 decode64k`
+            // takes beyond this is the library's own work.
+            let payloads = binary_payloads(64 * 1024, 16);
+            let input = client_frames(&payloads, OpCode::Binary, usize::MAX).repeat(32);
+            let expect = expected(&payloads, 32, false);
+            for _ in 0..times {
+                let mut check = Check::default();
+                let mut stream = mem::MemStream::new(&input);
+                let mut buf = bytes::BytesMut::new();
+                let mut got = 0;
+                let mut need: usize = 0; // bytes still missing of the frame in progress
+                while got < payloads.len() * 32 {
+                    let want = if need == 0 { mem::READ_SIZE } else { need };
+                    buf.reserve(want.min(1 << 20));
+                    let read = stream.next_read_max(want);
+                    buf.extend_from_slice(read);
+                    let total = 14 + 65536;
+                    if buf.len() < total {
+                        need = total - buf.len();
+                        continue;
+                    }
+                    need = 0;
+                    let key = [buf[10], buf[11], buf[12], buf[13]];
+                    rfc6455::frame::apply_mask(&mut buf[14..total], key, 0);
+                    let mut frame = buf.split_to(total);
+                    let payload = frame.split_off(14).freeze();
+                    drop(frame);
+                    check.quick(&payload);
+                    got += 1;
+                }
+                assert_eq!(check, expect);
+            }
+        }
         "decode1m" => decode(binary_payloads(1 << 20, 4), 8, OpCode::Binary, usize::MAX),
         "fragments" => decode(binary_payloads(1 << 20, 4), 4, OpCode::Binary, 1024),
         "encode16" => {
