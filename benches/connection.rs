@@ -236,9 +236,10 @@ fn server_receive(c: &mut Criterion) {
 
 /// A server receives 1 MiB binary messages in reads of 64 KiB, as the comparison's decode
 /// rows feed it: each sent as one frame (its payload unmasked in place, 256 KiB at a time) or
-/// as 1024 fragments of 1 KiB (each appended to the message being reassembled). The reads come from
-/// 32 MiB of input, one message after another, so that they are not in cache, as the bytes
-/// a socket read copies from the kernel are not.
+/// as 1024 fragments of 1 KiB (each appended to the message being reassembled); and 64 KiB
+/// messages in one frame each (a read of 64 KiB, then one of the frame's last 14 bytes). The
+/// reads come from 32 MiB of input, one message after another, so that they are not in
+/// cache, as the bytes a socket read copies from the kernel are not.
 fn server_receive_large(c: &mut Criterion) {
     let mut group = c.benchmark_group("server_receive");
     let now = Instant::now();
@@ -256,16 +257,22 @@ fn server_receive_large(c: &mut Criterion) {
         (
             "binary_1MiB_in_64KiB_reads",
             client_frames(OpCode::Binary, std::slice::from_ref(&payload)),
+            payload.len(),
         ),
-        ("binary_1MiB_in_1KiB_fragments", fragments),
+        ("binary_1MiB_in_1KiB_fragments", fragments, payload.len()),
+        (
+            "binary_64KiB",
+            client_frames(OpCode::Binary, &[payload[..64 << 10].to_vec()]),
+            64 << 10,
+        ),
     ];
-    for (name, message) in cases {
-        let copies = 32;
+    for (name, message, len) in cases {
+        let copies = (32 << 20) / message.len();
         let wire = message.repeat(copies);
         let mut conn = Connection::new(Role::Server, Config::default(), now);
         let mut buf = BytesMut::with_capacity(64 << 10);
         let mut next = 0;
-        group.throughput(Throughput::Bytes(payload.len() as u64));
+        group.throughput(Throughput::Bytes(len as u64));
         group.bench_function(name, |b| {
             b.iter(|| {
                 let start = next * message.len();
@@ -282,7 +289,7 @@ fn server_receive_large(c: &mut Criterion) {
                 let Some(Event::Binary(message)) = got else {
                     panic!("no message")
                 };
-                assert_eq!(message.len(), 1 << 20);
+                assert_eq!(message.len(), len);
                 black_box(message);
             })
         });
