@@ -278,9 +278,7 @@ impl Connection {
         opcode: OpCode,
         data: &'d [u8],
     ) -> Result<VectoredSend<'_, 'd>, SendError> {
-        let direct = self.encoder.role() == Role::Server
-            && self.extension.is_none()
-            && data.len() <= self.config.max_send_frame_size;
+        let direct = self.role() == Role::Server && self.is_one_plain_frame(data.len());
         let mut head = [0; MAX_HEADER_LEN];
         if !direct {
             self.send_copied(opcode, data)?;
@@ -305,10 +303,7 @@ impl Connection {
 
     /// Sends a message prepared once for many connections.
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
-        if self.role() == Role::Server
-            && self.extension.is_none()
-            && message.payload.len() <= self.config.max_send_frame_size
-        {
+        if self.role() == Role::Server && self.is_one_plain_frame(message.payload.len()) {
             self.check_new_message()?;
             self.flush_pongs();
             self.outbox.push_encoded(message.frame.clone());
@@ -461,8 +456,7 @@ impl Connection {
         opcode: OpCode,
         payload: &[u8],
     ) -> Result<(), SendError> {
-        let direct = self.extension.is_none() && payload.len() <= self.config.max_send_frame_size;
-        if !direct {
+        if !self.is_one_plain_frame(payload.len()) {
             self.send_copied(opcode, payload)?;
             self.transmit_into(out);
             return Ok(());
@@ -485,6 +479,13 @@ impl Connection {
             self.outbox.write_into(out);
         }
         Ok(())
+    }
+
+    /// Whether a data message of `len` bytes goes out as it is, in one frame: no extension
+    /// to transform it, and no longer than `max_send_frame_size`. A server can then send it
+    /// encoded once or straight from the caller's bytes.
+    fn is_one_plain_frame(&self, len: usize) -> bool {
+        self.extension.is_none() && len <= self.config.max_send_frame_size
     }
 
     /// Queues `payload` as frames of at most `max_send_frame_size`: the first with `opcode`
