@@ -321,15 +321,7 @@ impl Driver {
 
     /// Writes up to `n` bytes to the transport, as a slow socket would.
     fn write(&mut self, n: usize) {
-        let mut taken = 0;
-        for c in self.conn.transmit_chunks() {
-            let k = c.len().min(n - taken);
-            self.wire.extend_from_slice(&c[..k]);
-            taken += k;
-            if taken == n {
-                break;
-            }
-        }
+        let taken = write_prefix(self.conn.transmit_chunks(), n, &mut self.wire);
         self.conn.advance_transmit(taken);
     }
 
@@ -472,15 +464,28 @@ impl Driver {
     }
 }
 
-/// A vectored write of at most `room` bytes of what `send` offers (a slow socket), appended
-/// to `out`; the rest is left to the connection.
-fn write_vectored(send: VectoredSend<'_, '_>, room: usize, out: &mut Vec<u8>) {
-    let before = out.len();
-    for chunk in send.chunks() {
-        let k = chunk.len().min(room - (out.len() - before));
+/// A vectored write of at most `room` bytes of `chunks` (a slow socket), appended to `out`;
+/// returns the bytes taken.
+fn write_prefix<'a>(
+    chunks: impl Iterator<Item = &'a [u8]>,
+    room: usize,
+    out: &mut Vec<u8>,
+) -> usize {
+    let mut taken = 0;
+    for chunk in chunks {
+        let k = chunk.len().min(room - taken);
         out.extend_from_slice(&chunk[..k]);
+        taken += k;
+        if taken == room {
+            break;
+        }
     }
-    let taken = out.len() - before;
+    taken
+}
+
+/// [`write_prefix`] of what `send` offers; the rest is left to the connection.
+fn write_vectored(send: VectoredSend<'_, '_>, room: usize, out: &mut Vec<u8>) {
+    let taken = write_prefix(send.chunks(), room, out);
     send.advance(taken);
 }
 
