@@ -402,8 +402,9 @@ fn offers_borrowed(send: &VectoredSend<'_, '_>, data: &[u8]) -> bool {
     send.chunks().any(|chunk| range.contains(&chunk.as_ptr()))
 }
 
-// A server's unfragmented message is offered as its header and the caller's own bytes, and
-// once all of it is written nothing was copied or kept: no heap, nothing owed.
+// FR-11, SEC-02: a server's unfragmented message is offered as its header (every length
+// encoding) and the caller's own bytes, and once all of it is written nothing was copied or
+// kept: no heap, nothing owed.
 #[test]
 fn vectored_send_offers_the_callers_bytes_without_a_copy() {
     for len in SIZES {
@@ -525,7 +526,8 @@ fn fr05_sec02_vectored_send_copies_when_it_must() {
     assert!(!offers_borrowed(&send, &data));
 }
 
-// Reporting more bytes written than were offered is a caller bug, caught at once.
+// Reporting more bytes written than were offered is a caller bug, caught at once (local
+// misuse of the API, no checklist requirement).
 #[test]
 #[should_panic(expected = "advanced past the bytes offered")]
 fn vectored_send_advance_past_the_offer_panics() {
