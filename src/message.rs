@@ -306,6 +306,16 @@ pub(crate) enum Received {
     Close(Option<CloseFrame>),
 }
 
+/// What [`Receiver::single_binary`] found at the front of the input.
+pub(crate) enum SingleBinary {
+    /// A whole binary message of one frame, taken.
+    Message(Bytes),
+    /// Such a message, not complete yet (or a header not complete yet).
+    NeedMore,
+    /// Anything else, left to [`Receiver::next`].
+    Other,
+}
+
 /// The data message being received.
 #[derive(Debug)]
 struct InMessage {
@@ -384,6 +394,38 @@ impl Receiver {
                 Step::Deliver(event) => return Ok(Some(Received::Data(event))),
             }
         }
+    }
+
+    /// The binary message of one frame (FIN, no RSV bits) at the front of `buf`, in
+    /// whole-message mode: the usual large message, taken with the checks and state changes
+    /// of [`next`](Self::next) and the same result, without its general layers (perf, 64 KiB
+    /// messages with the input in cache: the `Step`/`Received` results moved through memory
+    /// and stalled the loads that read them back). Anything else is left in place.
+    #[inline]
+    pub(crate) fn single_binary(
+        &mut self,
+        buf: &mut BytesMut,
+        max_message_size: u64,
+    ) -> Result<SingleBinary, ProtocolError> {
+        if self.mode != ReceiveMode::Whole {
+            return Ok(SingleBinary::Other);
+        }
+        let Some(header) = self.decoder.peek_header(buf)? else {
+            return Ok(SingleBinary::NeedMore);
+        };
+        if header.opcode != OpCode::Binary || !header.fin || header.rsv != 0 {
+            return Ok(SingleBinary::Other);
+        }
+        if !self.frame_checked {
+            self.check_header(&header, max_message_size)?;
+            self.frame_checked = true;
+        }
+        let Some(frame) = self.decoder.decode(buf)? else {
+            return Ok(SingleBinary::NeedMore);
+        };
+        self.end_frame();
+        self.message = None;
+        Ok(SingleBinary::Message(frame.payload))
     }
 
     /// The fast path for the most common input: whole text or binary messages in one frame

@@ -353,3 +353,86 @@ fn small_message_fast_path_matches_general_path_at_every_limit() {
         assert_eq!(close_code_on_wire(role, &got.wire), Some(1002), "{role:?}");
     }
 }
+
+// The single-frame binary path (a whole binary message in one frame, taken ahead of the
+// general path) keeps every rule of it, whatever the split (FR-02): large messages between
+// a Ping (FR-28, answered) and a fragmented text message (FR-17, FR-21) come out in order and
+// intact, an empty one too (FR-20); and a binary frame inside a fragmented message (FR-19),
+// one with an RSV bit (FR-03) and one over the message limit (SEC-03) fail the connection
+// with 1002, 1002 and 1009 after the messages before them.
+#[test]
+fn single_frame_binary_path_keeps_every_rule_in_every_split() {
+    let mut limited = Config::default();
+    limited.limits.max_message_size = 8000;
+    for role in [Role::Server, Role::Client] {
+        let big: Vec<u8> = (0..10_000).map(|i| (i * 7) as u8).collect();
+        let input = [
+            frame_to(role, true, OpCode::Binary, &big),
+            frame_to(role, true, OpCode::Ping, b"p"),
+            frame_to(role, false, OpCode::Text, b"ab"),
+            frame_to(role, true, OpCode::Continuation, b"cd"),
+            frame_to(role, true, OpCode::Binary, &big[..5000]),
+            frame_to(role, true, OpCode::Binary, b""),
+        ]
+        .concat();
+        let got = feed_all_splits(role, &Config::default(), &input);
+        assert_eq!(got.error, None, "{role:?}");
+        assert!(
+            matches!(&got.events[..], [
+                Event::Binary(a),
+                Event::Ping(_),
+                Event::Text(t),
+                Event::Binary(b),
+                Event::Binary(c),
+            ] if a[..] == big[..] && t.as_str() == "abcd" && b[..] == big[..5000] && c.is_empty()),
+            "{role:?}: {:?}",
+            got.events
+        );
+        let pongs: Vec<_> = frames_from(role, &got.wire)
+            .into_iter()
+            .filter(|f| f.2 == OpCode::Pong)
+            .collect();
+        assert_eq!(pongs.len(), 1, "{role:?}");
+
+        let ok = frame_to(role, true, OpCode::Binary, &big[..6000]);
+        let cases = [
+            (
+                Config::default(),
+                [
+                    ok.clone(),
+                    frame_to(role, false, OpCode::Text, b"ab"),
+                    frame_to(role, true, OpCode::Binary, &big),
+                ]
+                .concat(),
+                ProtocolError::ExpectedContinuation,
+                1002,
+            ),
+            (
+                Config::default(),
+                [
+                    ok.clone(),
+                    frame_rsv_to(role, true, 4, OpCode::Binary, &big),
+                ]
+                .concat(),
+                ProtocolError::ReservedBits(4),
+                1002,
+            ),
+            (
+                limited.clone(),
+                [ok.clone(), frame_to(role, true, OpCode::Binary, &big)].concat(),
+                ProtocolError::MessageTooLarge { max: 8000 },
+                1009,
+            ),
+        ];
+        for (config, input, error, code) in cases {
+            let got = feed_all_splits(role, &config, &input);
+            assert_eq!(got.error.as_ref(), Some(&error), "{role:?}");
+            assert!(
+                matches!(&got.events[0], Event::Binary(b) if b[..] == big[..6000]),
+                "{role:?}: {error:?}: {:?}",
+                got.events
+            );
+            assert_eq!(close_code_on_wire(role, &got.wire), Some(code), "{role:?}");
+        }
+    }
+}

@@ -21,7 +21,7 @@ use crate::frame::{
     DecoderConfig, FrameDecoder, FrameEncoder, MaskKeySource, OpCode, ProtocolError,
 };
 use crate::handshake::Negotiated;
-use crate::message::{Received, Receiver, Slab};
+use crate::message::{Received, Receiver, SingleBinary, Slab};
 use crate::utf8::Utf8Bytes;
 use outbox::Outbox;
 use queue::EventQueue;
@@ -280,6 +280,14 @@ impl Connection {
         loop {
             self.receiver
                 .small_messages(input, slab, &mut self.events, max_message_size)?;
+            match self.receiver.single_binary(input, max_message_size)? {
+                SingleBinary::Message(payload) => {
+                    self.events.push(Event::Binary(payload));
+                    continue;
+                }
+                SingleBinary::NeedMore => return Ok(()),
+                SingleBinary::Other => {}
+            }
             let Some(received) =
                 self.receiver
                     .next(input, self.extension.as_deref_mut(), max_message_size)?
@@ -439,6 +447,10 @@ impl Connection {
     /// The next event for the application.
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
+        // Nothing queued, nothing to release: the common last call of a polling loop.
+        if self.events.is_released() {
+            return None;
+        }
         if self.events.at_most_one() || matches!(self.state, State::CloseReceived { .. }) {
             return self.poll_last_event();
         }

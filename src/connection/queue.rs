@@ -87,6 +87,12 @@ impl EventQueue {
         self.ready.len() + pending
     }
 
+    /// Whether the queue is empty and holds no memory.
+    #[inline]
+    pub(crate) fn is_released(&self) -> bool {
+        self.ready.capacity() == 0 && self.pending.is_none()
+    }
+
     /// Whether at most one event is queued (a run holds at least one).
     #[inline]
     pub(crate) fn at_most_one(&self) -> bool {
