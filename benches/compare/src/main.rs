@@ -481,10 +481,12 @@ fn main() {
 }
 
 /// Runs one library alone on one workload, for a profiler:
-/// `profile <library> decode16|decode125|text|decode64k|decode1m|fragments|encode16|encode64k|handshake
+/// `profile <library> decode16|decode125|text|decode64k|hot64k|decode1m|fragments|encode16|encode64k|handshake
 /// [times]`: the decode workloads run `times` times over one input, so that a sampling
-/// profiler sees mostly the decoding. `profile rfc6455 null64k [times]` is decode64k's floor:
-/// our driver loop with a hand decoder instead of the library.
+/// profiler sees mostly the decoding. `hot64k` is decode64k with the input in cache (four
+/// messages, 256 KiB), where what a library does per message shows. `profile rfc6455
+/// null64k [times]` is decode64k's floor: our driver loop with a hand decoder instead of the
+/// library; `null-hot64k` the same for hot64k.
 fn profile(lib: &str, what: &str, times: usize) {
     let lib = *Lib::ALL.iter().find(|l| l.name() == lib).expect("a library name");
     let rt = libs::runtime();
@@ -502,21 +504,23 @@ fn profile(lib: &str, what: &str, times: usize) {
         "decode125" => decode(binary_payloads(125, 64), 2000, OpCode::Binary, usize::MAX),
         "text" => decode(text_payloads(64), 500, OpCode::Text, usize::MAX),
         "decode64k" => decode(binary_payloads(64 * 1024, 16), 32, OpCode::Binary, usize::MAX),
-        "null64k" => {
+        "null64k" | "null-hot64k" => {
             // The floor of decode64k for our driver loop: the same reads, bounded the same way,
             // with a hand decoder that knows every frame is a masked 64 KiB binary one (header
             // skipped, payload unmasked in place and split off). Whatever `rfc6455 decode64k`
             // takes beyond this is the library's own work.
-            let payloads = binary_payloads(64 * 1024, 16);
-            let input = client_frames(&payloads, OpCode::Binary, usize::MAX).repeat(32);
-            let expect = expected(&payloads, 32, false);
+            let hot = what == "null-hot64k";
+            let (n, rep) = if hot { (4, 1) } else { (16, 32) };
+            let payloads = binary_payloads(64 * 1024, n);
+            let input = client_frames(&payloads, OpCode::Binary, usize::MAX).repeat(rep);
+            let expect = expected(&payloads, rep, false);
             for _ in 0..times {
                 let mut check = Check::default();
                 let mut stream = mem::MemStream::new(&input);
                 let mut buf = bytes::BytesMut::new();
                 let mut got = 0;
                 let mut need: usize = 0; // bytes still missing of the frame in progress
-                while got < payloads.len() * 32 {
+                while got < payloads.len() * rep {
                     let want = if need == 0 { mem::READ_SIZE } else { need };
                     buf.reserve(want.min(1 << 20));
                     let read = stream.next_read_max(want);
@@ -539,6 +543,7 @@ fn profile(lib: &str, what: &str, times: usize) {
             }
         }
         "decode1m" => decode(binary_payloads(1 << 20, 4), 8, OpCode::Binary, usize::MAX),
+        "hot64k" => decode(binary_payloads(64 * 1024, 4), 1, OpCode::Binary, usize::MAX),
         "fragments" => decode(binary_payloads(1 << 20, 4), 4, OpCode::Binary, 1024),
         "encode16" => {
             let payload = binary_payloads(16, 1).remove(0);
