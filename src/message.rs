@@ -400,8 +400,10 @@ impl Receiver {
     /// whole-message mode: the usual large message, taken with the checks and state changes
     /// of [`next`](Self::next) and the same result, without its general layers (perf, 64 KiB
     /// messages with the input in cache: the `Step`/`Received` results moved through memory
-    /// and stalled the loads that read them back). Anything else is left in place.
-    #[inline]
+    /// and stalled the loads that read them back). Anything else is left in place. Out of
+    /// line: inlined into `handle_input`, it cost the small-message loop there 3-4% (criterion
+    /// `server_receive/binary_125B_x500` and `binary_16B_x3000`) with the same instructions.
+    #[inline(never)]
     pub(crate) fn single_binary(
         &mut self,
         buf: &mut BytesMut,

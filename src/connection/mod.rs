@@ -447,11 +447,11 @@ impl Connection {
     /// The next event for the application.
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
-        // Nothing queued, nothing to release: the common last call of a polling loop.
-        if self.events.is_released() {
-            return None;
-        }
         if self.events.at_most_one() || matches!(self.state, State::CloseReceived { .. }) {
+            // Nothing queued, nothing to release: the common last call of a polling loop.
+            if self.events.is_released() {
+                return None;
+            }
             return self.poll_last_event();
         }
         self.events.pop()
