@@ -33,27 +33,33 @@ const SMALL_PAYLOAD_MAX: usize = SLAB_SIZE - 1;
 /// messages, or any other event.
 ///
 /// [`Connection::handle_input`]: crate::Connection::handle_input
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Slab {
     free: BytesMut,
-    /// The payloads of the open run, at the front of `free`.
+}
+
+/// The open run of binary messages in the [`Slab`], during one
+/// [`Receiver::small_messages`] call (which queues it before returning): made only once that
+/// call has a small message, so that a call without one does not fill its bounds.
+struct BinaryRun {
+    /// The slab's unused part, taken from it for the call (and given back at its end); the
+    /// payloads of the open run are at its front.
+    free: BytesMut,
     run_len: usize,
     count: usize,
     bounds: [Bounds; RUN_MAX],
 }
 
-impl Default for Slab {
-    fn default() -> Self {
+impl BinaryRun {
+    fn new(slab: &mut Slab) -> Self {
         Self {
-            free: BytesMut::new(),
+            free: std::mem::take(&mut slab.free),
             run_len: 0,
             count: 0,
             bounds: [(0, 0); RUN_MAX],
         }
     }
-}
 
-impl Slab {
     /// Copies a binary message's payload `src` into the open run, unmasking it with `key`
     /// (starting at phase 0) if masked; queues the run first when it has no room. `input_left`
     /// bounds the size of a new slab: nothing more than the input left can be copied during
@@ -451,23 +457,32 @@ impl Receiver {
             .min(config.max_frame_size)
             .min(max_message_size) as usize;
         let expect_masked = config.expect_masked;
+        let Some(mut frame) = SmallFrame::parse(buf, expect_masked, max_len) else {
+            return Ok(());
+        };
         let mut pos = 0;
-        let mut run = TextRun::default();
-        while let Some(frame) = SmallFrame::parse(&buf[pos..], expect_masked, max_len) {
+        let mut texts = TextRun::default();
+        let mut binaries = BinaryRun::new(slab);
+        loop {
             let at = pos + frame.header_len;
             let end = at + frame.len;
             // Events keep the order of the messages: a run is queued before anything else.
             if frame.text {
-                slab.flush(events);
-                run.push(buf, at, end, frame.key, events)?;
+                binaries.flush(events);
+                texts.push(buf, at, end, frame.key, events)?;
             } else {
-                run.flush(buf, events)?;
-                slab.push(&buf[at..end], frame.key, buf.len() - pos, events);
+                texts.flush(buf, events)?;
+                binaries.push(&buf[at..end], frame.key, buf.len() - pos, events);
             }
             pos = end;
+            match SmallFrame::parse(&buf[pos..], expect_masked, max_len) {
+                Some(next) => frame = next,
+                None => break,
+            }
         }
-        slab.flush(events);
-        run.flush(buf, events)?;
+        binaries.flush(events);
+        slab.free = binaries.free;
+        texts.flush(buf, events)?;
         buf.advance(pos);
         Ok(())
     }
