@@ -373,10 +373,7 @@ impl Receiver {
             let Some(&header) = self.decoder.header(buf)? else {
                 return Ok(None);
             };
-            if !self.frame_checked {
-                self.check_header(&header, max_message_size)?;
-                self.frame_checked = true;
-            }
+            self.check_frame(&header, max_message_size)?;
             if header.opcode.is_control() {
                 let Some(frame) = self.decoder.decode(buf)? else {
                     return Ok(None);
@@ -424,10 +421,7 @@ impl Receiver {
         if header.opcode != OpCode::Binary || !header.fin || header.rsv != 0 {
             return Ok(SingleBinary::Other);
         }
-        if !self.frame_checked {
-            self.check_header(&header, max_message_size)?;
-            self.frame_checked = true;
-        }
+        self.check_frame(&header, max_message_size)?;
         let Some(frame) = self.decoder.decode(buf)? else {
             return Ok(SingleBinary::NeedMore);
         };
@@ -484,6 +478,20 @@ impl Receiver {
         slab.free = binaries.free;
         texts.flush(buf, events)?;
         buf.advance(pos);
+        Ok(())
+    }
+
+    /// [`check_header`](Self::check_header) for the frame in progress, unless done already.
+    #[inline(always)]
+    fn check_frame(
+        &mut self,
+        header: &FrameHeader,
+        max_message_size: u64,
+    ) -> Result<(), ProtocolError> {
+        if !self.frame_checked {
+            self.check_header(header, max_message_size)?;
+            self.frame_checked = true;
+        }
         Ok(())
     }
 

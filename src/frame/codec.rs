@@ -266,17 +266,12 @@ impl FrameDecoder {
                 consumed,
                 unmasked,
             } => (header, remaining, consumed, unmasked),
-            State::Header => match FrameHeader::parse(buf, &self.config)? {
-                HeaderStatus::Complete { header, len } => {
-                    buf.advance(len);
-                    (header, header.payload_len, 0, 0)
-                }
-                HeaderStatus::Partial => return Ok(None),
+            State::Header => match self.take_header(buf)? {
+                Some(header) => (header, header.payload_len, 0, 0),
+                None => return Ok(None),
             },
         };
-        let available = buf
-            .len()
-            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        let available = in_front(buf, remaining);
         if (available as u64) < remaining {
             self.state = State::Payload {
                 header,
@@ -317,9 +312,7 @@ impl FrameDecoder {
     /// How many bytes at the front of `buf` belong to the payload of the frame in progress.
     fn payload_available(&self, buf: &[u8]) -> usize {
         match self.state {
-            State::Payload { remaining, .. } => buf
-                .len()
-                .min(usize::try_from(remaining).unwrap_or(usize::MAX)),
+            State::Payload { remaining, .. } => in_front(buf, remaining),
             State::Header => 0,
         }
     }
@@ -432,9 +425,8 @@ impl FrameDecoder {
 
     fn parse_header(&mut self, buf: &mut BytesMut) -> Result<(), ProtocolError> {
         if let State::Header = self.state
-            && let HeaderStatus::Complete { header, len } = FrameHeader::parse(buf, &self.config)?
+            && let Some(header) = self.take_header(buf)?
         {
-            buf.advance(len);
             self.state = State::Payload {
                 header,
                 remaining: header.payload_len,
@@ -444,6 +436,26 @@ impl FrameDecoder {
         }
         Ok(())
     }
+
+    /// Parses the header at the front of `buf` and consumes it, once it is complete; the
+    /// caller records it (or not, see [`complete_frame`](Self::complete_frame)).
+    #[inline(always)]
+    fn take_header(&self, buf: &mut BytesMut) -> Result<Option<FrameHeader>, ProtocolError> {
+        Ok(match FrameHeader::parse(buf, &self.config)? {
+            HeaderStatus::Complete { header, len } => {
+                buf.advance(len);
+                Some(header)
+            }
+            HeaderStatus::Partial => None,
+        })
+    }
+}
+
+/// How many bytes at the front of `buf` belong to a payload with `remaining` bytes to come.
+#[inline(always)]
+fn in_front(buf: &[u8], remaining: u64) -> usize {
+    buf.len()
+        .min(usize::try_from(remaining).unwrap_or(usize::MAX))
 }
 
 /// The mask phase of the byte at `offset` in the buffer, given how much of the frame's
