@@ -347,6 +347,9 @@ pub(crate) struct Receiver {
     utf8: Utf8Validator,
     /// Streaming text: the start of a code point that ended the previous frame.
     carry: ([u8; 4], u8),
+    /// The length of the last message reassembled from fragments: the capacity the next one
+    /// starts with (see [`whole_frame`](Self::whole_frame)).
+    reassembled_len: u32,
 }
 
 impl Receiver {
@@ -359,6 +362,7 @@ impl Receiver {
             seen: 0,
             utf8: Utf8Validator::default(),
             carry: ([0; 4], 0),
+            reassembled_len: 0,
         }
     }
 
@@ -565,6 +569,14 @@ impl Receiver {
         // A fragmented message is appended straight from the input to its buffer (one copy,
         // no allocation per fragment); a single-frame message is taken whole.
         let fragmented = !header.fin || !message.data.is_empty();
+        if fragmented && message.data.capacity() == 0 {
+            // Messages on one connection tend to be alike: a fragmented message starts with
+            // the room the last one took (a length that passed the message limit), so a run of
+            // similar messages grows no buffer, and a reallocation that cannot grow in place
+            // copies nothing. A shorter message gives the rest back in `trimmed`; a longer one
+            // grows by doubling from there.
+            message.data = BytesMut::with_capacity(self.reassembled_len as usize);
+        }
         let start = message.data.len();
         let decoded = if fragmented {
             (self
@@ -617,7 +629,10 @@ impl Receiver {
         };
         let payload = match single {
             Some(payload) => payload,
-            None => trimmed(message.data),
+            None => {
+                self.reassembled_len = u32::try_from(message.data.len()).unwrap_or(u32::MAX);
+                trimmed(message.data)
+            }
         };
         let payload = match (message.rsv, ext) {
             (0, _) => payload,
