@@ -488,16 +488,29 @@ fn main() {
 /// null64k [times]` is decode64k's floor: our driver loop with a hand decoder instead of the
 /// library; `null-hot64k` the same for hot64k.
 fn profile(lib: &str, what: &str, times: usize) {
+    if what.contains(',') {
+        // Several workloads in turn in one process (the heap as a full run leaves it), each
+        // timed; `name:n` runs one `n` times instead of `times`.
+        for w in what.split(',') {
+            let (w, n) = w.split_once(':').map_or((w, times), |(w, n)| (w, n.parse().expect("a count")));
+            let start = Instant::now();
+            profile(lib, w, n);
+            eprintln!("{w}: {:.1} ms in all", start.elapsed().as_secs_f64() * 1e3);
+        }
+        return;
+    }
     let lib = *Lib::ALL.iter().find(|l| l.name() == lib).expect("a library name");
     let rt = libs::runtime();
     let decode = |payloads: Vec<Bytes>, repeat: usize, opcode: OpCode, frame: usize| {
         let input = client_frames(&payloads, opcode, frame).repeat(repeat);
         let expect = expected(&payloads, repeat, false);
+        let start = Instant::now();
         for _ in 0..times {
             let mut check = Check::default();
             libs::decode(lib, &rt, &input, payloads.len() * repeat, |p| check.quick(p));
             assert_eq!(check, expect);
         }
+        eprintln!("{what}: decoding {:.2} ms a time", start.elapsed().as_secs_f64() * 1e3 / times as f64);
     };
     match what {
         "decode16" => decode(binary_payloads(16, 64), 3000, OpCode::Binary, usize::MAX),
