@@ -458,6 +458,8 @@ impl Receiver {
         let Some(mut frame) = SmallFrame::parse(buf, expect_masked, max_len) else {
             return Ok(());
         };
+        // As many events as the input holds frames of the first one's size, at most.
+        events.reserve_ready(buf.len() / (frame.header_len + frame.len));
         let mut pos = 0;
         let mut texts = TextRun::default();
         let mut binaries = BinaryRun::new(slab);

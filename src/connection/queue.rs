@@ -114,6 +114,17 @@ impl EventQueue {
         self.pending.is_none() && self.ready.len() + n <= READY_MAX
     }
 
+    /// Makes room at once for about `n` more ready events (as many as fit under the mark), so
+    /// that a read of many small messages grows the ready queue once instead of doubling it
+    /// from empty, copying every event made so far at each step.
+    #[inline]
+    pub(crate) fn reserve_ready(&mut self, n: usize) {
+        if self.pending.is_none() {
+            self.ready
+                .reserve(n.min(READY_MAX.saturating_sub(self.ready.len())));
+        }
+    }
+
     /// Queues a run behind the ready events, its bounds kept apart.
     fn wait(&mut self, run: Item, bounds: &[Bounds]) {
         let pending = self.pending.get_or_insert_default();
@@ -281,6 +292,31 @@ mod tests {
             k += RUN_MAX;
         }
         k
+    }
+
+    // The ready queue is sized once for a read's small messages: room for the estimate, at
+    // most up to the mark, and none while runs wait (their events are made at refill).
+    #[test]
+    fn reserve_ready_sizes_the_ready_queue_once_up_to_the_mark() {
+        let mut queue = EventQueue::default();
+        queue.reserve_ready(300);
+        let room = queue.ready.capacity();
+        assert!((300..600).contains(&room), "{room}");
+        binary_runs(&mut queue, 4, 0);
+        assert_eq!(queue.ready.capacity(), room, "256 events grew the queue");
+        assert_eq!(queue.ready.len(), 4 * RUN_MAX);
+
+        let mut queue = EventQueue::default();
+        queue.reserve_ready(100_000);
+        assert!(queue.ready.capacity() < 2 * READY_MAX);
+        assert!(queue.ready.capacity() >= READY_MAX);
+
+        let mut queue = EventQueue::default();
+        binary_runs(&mut queue, READY_MAX / RUN_MAX + 2, 0);
+        assert!(queue.pending.is_some());
+        let before = queue.ready.capacity();
+        queue.reserve_ready(5000);
+        assert_eq!(queue.ready.capacity(), before);
     }
 
     #[test]
