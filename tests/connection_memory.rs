@@ -185,3 +185,75 @@ fn thousands_of_small_messages_queue_compactly_and_in_order() {
         }
     }
 }
+
+// FR-02, SEC-03: the usual large message, alone in its read, is queued without allocating
+// (the queue's buffer used to be allocated for it and released when it was taken), and
+// comes out intact, alone.
+#[test]
+fn a_lone_large_message_is_queued_without_allocating() {
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role, Config::default());
+        let payload: Vec<u8> = (0..65536u32).map(|i| (i % 253) as u8).collect();
+        let frame = frame_to(role, true, OpCode::Binary, &payload);
+        for _ in 0..3 {
+            // In two reads, as an embedder bounded by `read_hint` gives it.
+            let mut buf = BytesMut::from(&frame[..60000]);
+            c.handle_input(t0(), &mut buf).unwrap();
+            assert!(c.poll_event().is_none());
+            buf.extend_from_slice(&frame[60000..]);
+            c.handle_input(t0(), &mut buf).unwrap();
+            assert_eq!(c.heap_capacity(), 0, "{role:?}: the queue allocated");
+            let Some(rfc6455::Event::Binary(got)) = c.poll_event() else {
+                panic!("{role:?}: no message")
+            };
+            assert_eq!(&got[..], &payload[..]);
+            assert!(c.poll_event().is_none());
+            assert_eq!(c.heap_capacity(), 0);
+        }
+    }
+}
+
+// FR-02, FR-17: a message held in place stays first: events queued after it, by a later
+// `handle_input` before any poll (small messages, a ping), by the end of the stream or a
+// second large message, come out after it, in order.
+#[test]
+fn a_held_message_keeps_its_place_before_later_events() {
+    let role = Role::Server;
+    let big = |fill: u8| frame_to(role, true, OpCode::Binary, &[fill; 70_000]);
+    let small = frame_to(role, true, OpCode::Binary, b"small");
+    let text = frame_to(role, true, OpCode::Text, b"text");
+    let ping = frame_to(role, true, OpCode::Ping, b"p");
+    let describe = |events: &[rfc6455::Event]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                rfc6455::Event::Binary(b) => format!("bin {} {}", b.len(), b[0]),
+                rfc6455::Event::Text(t) => format!("text {}", t.as_str()),
+                rfc6455::Event::Ping(p) => format!("ping {}", p.len()),
+                rfc6455::Event::Closed(_) => "closed".to_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    let mut c = conn(role, Config::default());
+    for input in [big(1), [small.clone(), text, ping].concat(), big(2), big(3)] {
+        let mut buf = BytesMut::from(&input[..]);
+        c.handle_input(t0(), &mut buf).unwrap();
+    }
+    c.handle_eof();
+    let mut out = Outcome::default();
+    drain(&mut c, &mut out);
+    assert_eq!(
+        describe(&out.events),
+        [
+            "bin 70000 1",
+            "bin 5 115",
+            "text text",
+            "ping 1",
+            "bin 70000 2",
+            "bin 70000 3",
+            "closed"
+        ]
+    );
+    assert_eq!(c.heap_capacity(), 0);
+}

@@ -113,15 +113,34 @@ pub struct Connection {
     encoder: FrameEncoder,
     outbox: Outbox,
     events: EventQueue,
-    pending_pongs: Vec<Bytes>,
+    /// Pongs owed while the output is at its high-water mark, oldest first; allocated only
+    /// while there are any (never empty when `Some`), so that a connection stays small.
+    #[expect(
+        clippy::box_collection,
+        reason = "8 bytes in the connection instead of a Vec's 24, for a list rarely used"
+    )]
+    pending_pongs: Option<Box<Vec<Bytes>>>,
     sending: Option<OutMessage>,
     keepalive: Keepalive,
-    extension: Option<Box<dyn Extension>>,
-    subprotocol: Option<Box<str>>,
+    /// The extension and subprotocol in use, allocated only when there is either, so that a
+    /// plain connection stays small.
+    agreed: Option<Box<Agreed>>,
     /// The Close frames exchanged and what started the closing; allocated only once closing
     /// starts, so an open connection stays small.
     closing: Option<Box<Closing>>,
     config: Config,
+}
+
+/// What the opening handshake agreed on, beyond the protocol itself.
+#[derive(Default)]
+struct Agreed {
+    extension: Option<Box<dyn Extension>>,
+    subprotocol: Option<Box<str>>,
+}
+
+/// The extension in `agreed`, if any (a free function, so that it borrows only that field).
+fn extension_mut(agreed: &mut Option<Box<Agreed>>) -> Option<&mut (dyn Extension + 'static)> {
+    agreed.as_deref_mut()?.extension.as_deref_mut()
 }
 
 /// What the closing handshake has exchanged so far.
@@ -158,11 +177,10 @@ impl Connection {
             encoder: FrameEncoder::new(role),
             outbox: Outbox::default(),
             events: EventQueue::default(),
-            pending_pongs: Vec::new(),
+            pending_pongs: None,
             sending: None,
             keepalive: Keepalive::new(now),
-            extension: None,
-            subprotocol: None,
+            agreed: None,
             closing: None,
             config,
         }
@@ -178,7 +196,9 @@ impl Connection {
         now: Instant,
     ) -> Self {
         let mut conn = Self::new(role, config, now);
-        conn.subprotocol = negotiated.subprotocol.as_deref().map(Box::from);
+        if let Some(subprotocol) = negotiated.subprotocol.as_deref() {
+            conn.agreed.get_or_insert_default().subprotocol = Some(Box::from(subprotocol));
+        }
         conn
     }
 
@@ -193,7 +213,7 @@ impl Connection {
     /// accepted on the first frame of a message and its transform applies to every message.
     pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
         self.receiver.allow_rsv(extension.rsv_bits());
-        self.extension = Some(extension);
+        self.agreed.get_or_insert_default().extension = Some(extension);
     }
 
     /// This endpoint's role.
@@ -212,9 +232,14 @@ impl Connection {
         }
     }
 
+    /// Whether an extension transforms messages.
+    fn has_extension(&self) -> bool {
+        self.agreed.as_ref().is_some_and(|a| a.extension.is_some())
+    }
+
     /// The subprotocol the handshake agreed on.
     pub fn subprotocol(&self) -> Option<&str> {
-        self.subprotocol.as_deref()
+        self.agreed.as_ref()?.subprotocol.as_deref()
     }
 
     /// Bytes queued for the transport and not yet handed out.
@@ -227,7 +252,9 @@ impl Connection {
     pub fn heap_capacity(&self) -> usize {
         self.outbox.heap_capacity()
             + self.events.heap_capacity()
-            + self.pending_pongs.capacity() * std::mem::size_of::<Bytes>()
+            + self.pending_pongs.as_ref().map_or(0, |pongs| {
+                std::mem::size_of::<Vec<Bytes>>() + pongs.capacity() * std::mem::size_of::<Bytes>()
+            })
             + self.receiver.heap_capacity()
     }
 
@@ -257,6 +284,8 @@ impl Connection {
         if !input.is_empty() {
             self.keepalive.received(now);
         }
+        // Whatever this call queues comes after a message held in place by the last one.
+        self.events.unlone();
         let mut slab = Slab::default();
         match self.receive(now, input, &mut slab) {
             Ok(()) => Ok(()),
@@ -281,6 +310,10 @@ impl Connection {
             self.receiver
                 .small_messages(input, slab, &mut self.events, max_message_size)?;
             match self.receiver.single_binary(input, max_message_size)? {
+                SingleBinary::Message(payload) if input.is_empty() => {
+                    self.events.push_last_binary(payload);
+                    return Ok(());
+                }
                 SingleBinary::Message(payload) => {
                     self.events.push(Event::Binary(payload));
                     continue;
@@ -290,7 +323,7 @@ impl Connection {
             }
             let Some(received) =
                 self.receiver
-                    .next(input, self.extension.as_deref_mut(), max_message_size)?
+                    .next(input, extension_mut(&mut self.agreed), max_message_size)?
             else {
                 return Ok(());
             };
@@ -298,11 +331,12 @@ impl Connection {
                 Received::Data(event) => self.events.push(event),
                 Received::Ping(payload) => {
                     if self.state == State::Open {
-                        if self.pending_pongs.len() >= self.config.limits.max_pending_pongs.max(1) {
+                        let pongs = self.pending_pongs.get_or_insert_default();
+                        if pongs.len() >= self.config.limits.max_pending_pongs.max(1) {
                             // Answering only the newest pings is allowed (section 5.5.3).
-                            self.pending_pongs.remove(0);
+                            pongs.remove(0);
                         }
-                        self.pending_pongs.push(payload.clone());
+                        pongs.push(payload.clone());
                     }
                     self.events.push(Event::Ping(payload));
                 }
@@ -461,6 +495,9 @@ impl Connection {
     /// peer's Close waits for the application to take [`Event::CloseReceived`].
     #[inline(never)]
     fn poll_last_event(&mut self) -> Option<Event> {
+        if let Some(payload) = self.events.take_lone() {
+            return Some(Event::Binary(payload));
+        }
         let event = self.events.pop();
         if let (Some(Event::CloseReceived(frame)), State::CloseReceived { at }) =
             (&event, self.state)
@@ -544,7 +581,7 @@ impl Connection {
         match self.role() {
             Role::Server => self.finish(self.normal_kind(), true),
             Role::Client => {
-                self.pending_pongs.clear();
+                self.pending_pongs = None;
                 self.state = State::AwaitingTransportClose {
                     deadline: self.config.close_timeout.map(|t| at + t),
                 };
@@ -588,7 +625,7 @@ impl Connection {
         }
         self.state = State::Closed;
         self.sending = None;
-        self.pending_pongs = Vec::new();
+        self.pending_pongs = None;
         if self.transport == TransportClose::NotYet {
             self.transport = TransportClose::Owed;
         }
@@ -604,13 +641,17 @@ impl Connection {
     /// Moves owed pongs into the output, in the order their pings arrived.
     #[inline]
     fn flush_pongs(&mut self) {
-        if !self.pending_pongs.is_empty() {
+        if self.pending_pongs.is_some() {
             self.push_pongs();
         }
     }
 
     fn push_pongs(&mut self) {
-        for payload in std::mem::take(&mut self.pending_pongs) {
+        for payload in self
+            .pending_pongs
+            .take()
+            .map_or_else(Vec::new, |pongs| *pongs)
+        {
             self.outbox
                 .push_frame(&mut self.encoder, true, 0, OpCode::Pong, payload);
         }

@@ -413,7 +413,7 @@ impl Connection {
         transform: bool,
     ) -> Result<(), SendError> {
         self.check_new_message()?;
-        let (payload, rsv) = match &mut self.extension {
+        let (payload, rsv) = match super::extension_mut(&mut self.agreed) {
             Some(ext) if transform => ext
                 .encode_message(opcode, payload)
                 .map_err(SendError::Extension)?,
@@ -427,7 +427,7 @@ impl Connection {
     /// [`send_message`](Self::send_message) for a borrowed payload: copied
     /// into the output, or into a `Bytes` for the extension to transform.
     fn send_copied(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
-        if self.extension.is_some() {
+        if self.has_extension() {
             return self.send_message(opcode, Bytes::copy_from_slice(payload));
         }
         self.check_new_message()?;
@@ -485,7 +485,7 @@ impl Connection {
     /// to transform it, and no longer than `max_send_frame_size`. A server can then send it
     /// encoded once or straight from the caller's bytes.
     fn is_one_plain_frame(&self, len: usize) -> bool {
-        self.extension.is_none() && len <= self.config.max_send_frame_size
+        !self.has_extension() && len <= self.config.max_send_frame_size
     }
 
     /// Queues `payload` as frames of at most `max_send_frame_size`: the first with `opcode`
