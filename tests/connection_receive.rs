@@ -95,16 +95,8 @@ fn fr20_fr21_fragments_of_any_size() {
 fn fr24_code_point_split_across_frames() {
     let text = "κόσμε";
     for role in ROLES {
-        let bytes = text.as_bytes();
-        let mut input = Vec::new();
-        for (i, b) in bytes.iter().enumerate() {
-            let op = if i == 0 {
-                OpCode::Text
-            } else {
-                OpCode::Continuation
-            };
-            input.extend(frame_to(role, i + 1 == bytes.len(), op, &[*b]));
-        }
+        let pieces: Vec<&[u8]> = text.as_bytes().chunks(1).collect();
+        let input = fragments_to(role, OpCode::Text, &pieces);
         assert_eq!(feed(role, &input).events, vec![Event::Text(text.into())]);
     }
 }

@@ -13,17 +13,8 @@ use rfc6455::{Config, Connection, Event, Role};
 /// `len` bytes as a binary message in fragments of `fragment` bytes, masked as a client sends.
 fn fragmented(len: usize, fragment: usize, fill: u8) -> Vec<u8> {
     let payload: Vec<u8> = (0..len).map(|i| fill.wrapping_add(i as u8)).collect();
-    let chunks: Vec<&[u8]> = payload.chunks(fragment).collect();
-    let mut wire = Vec::new();
-    for (i, chunk) in chunks.iter().enumerate() {
-        let opcode = if i == 0 {
-            OpCode::Binary
-        } else {
-            OpCode::Continuation
-        };
-        wire.extend(frame_to(Role::Server, i + 1 == chunks.len(), opcode, chunk));
-    }
-    wire
+    let pieces: Vec<&[u8]> = payload.chunks(fragment).collect();
+    fragments_to(Role::Server, OpCode::Binary, &pieces)
 }
 
 /// Feeds `wire` in reads of at most `read` bytes, returning the one message it carries and the

@@ -151,6 +151,17 @@ pub fn frame_to(role: Role, fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8
     frame_rsv_to(role, fin, 0, opcode, payload)
 }
 
+/// One message of `opcode` as the frames `pieces` (the first with `opcode`, the rest
+/// continuations, FIN on the last), as `role`'s peer sends them.
+pub fn fragments_to(role: Role, opcode: OpCode, pieces: &[&[u8]]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let op = if i == 0 { opcode } else { OpCode::Continuation };
+        wire.extend(frame_to(role, i + 1 == pieces.len(), op, piece));
+    }
+    wire
+}
+
 pub fn frame_rsv_to(role: Role, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     let peer = match role {
         Role::Server => Role::Client,
