@@ -117,6 +117,39 @@ pub fn decode<F: FnMut(&[u8])>(
     }
 }
 
+/// The floor of our driver loop on masked 64 KiB binary frames: the same reads as
+/// [`decode`] gives `Lib::Ours`, bounded the same way, with a hand decoder that knows every
+/// frame's layout (header skipped, payload unmasked in place and split off). With
+/// `--null64k`, the decode 64 KiB row runs it in our column: what we take beyond it is the
+/// library's own work.
+pub fn null_decode_64k<F: FnMut(&[u8])>(input: &[u8], messages: usize, mut f: F) {
+    const TOTAL: usize = 14 + 65536;
+    let mut stream = MemStream::new(input);
+    let mut buf = BytesMut::new();
+    let mut got = 0;
+    let mut need: usize = 0; // bytes still missing of the frame in progress
+    while got < messages {
+        let want = if need == 0 { crate::mem::READ_SIZE } else { need };
+        buf.reserve(want.min(1 << 20));
+        let read = stream.next_read_max(want);
+        assert!(!read.is_empty(), "input ended after {got} messages");
+        buf.extend_from_slice(read);
+        if buf.len() < TOTAL {
+            need = TOTAL - buf.len();
+            continue;
+        }
+        need = 0;
+        assert_eq!(&buf[..2], &[0x82, 0xff], "not a masked 64 KiB binary frame");
+        let key = [buf[10], buf[11], buf[12], buf[13]];
+        rfc6455::frame::apply_mask(&mut buf[14..TOTAL], key, 0);
+        let mut frame = buf.split_to(TOTAL);
+        let payload = frame.split_off(14).freeze();
+        drop(frame);
+        f(&payload);
+        got += 1;
+    }
+}
+
 /// Sends `messages` binary messages of `payload` as the server, each written out (flushed)
 /// before the next, as an echo loop does. Returns the transport's record.
 pub fn encode(

@@ -197,24 +197,35 @@ struct Decode {
     goal: f64,
 }
 
-fn decode_row(d: Decode, reps: usize, rt: &tokio::runtime::Runtime) -> Row {
+/// Decodes `input` with `lib`, or, for `Lib::Ours` when `null`, with the hand decoder of
+/// [`libs::null_decode_64k`].
+fn decode_with(lib: Lib, null: bool, rt: &tokio::runtime::Runtime, input: &[u8], messages: usize, f: impl FnMut(&[u8])) {
+    if null && lib == Lib::Ours {
+        libs::null_decode_64k(input, messages, f);
+    } else {
+        libs::decode(lib, rt, input, messages, f);
+    }
+}
+
+fn decode_row(d: Decode, reps: usize, rt: &tokio::runtime::Runtime, null64k: bool) -> Row {
     let one = client_frames(&d.payloads, d.opcode, d.frame);
     let input = one.repeat(d.repeat);
     let messages = d.payloads.len() * d.repeat;
     let quick = expected(&d.payloads, d.repeat, false);
     let full = expected(&d.payloads, d.repeat, true);
+    let null = null64k && d.name == "decode 64 KiB binary";
     let (medians, runs) = measure(
         reps,
         &Lib::ALL,
         |lib| {
             let mut check = Check::default();
-            libs::decode(lib, rt, &input, messages, |p| check.full(p));
+            decode_with(lib, null, rt, &input, messages, |p| check.full(p));
             assert_eq!(check, full, "{}: {} delivered wrong payloads", lib.name(), d.name);
         },
         |lib| {
             let mut check = Check::default();
             let start = clock::Stamp::now();
-            libs::decode(lib, rt, &input, messages, |p| check.quick(p));
+            decode_with(lib, null, rt, &input, messages, |p| check.quick(p));
             let t = start.elapsed();
             assert_eq!(check, quick, "{}: {} delivered wrong payloads", lib.name(), d.name);
             t
@@ -225,7 +236,12 @@ fn decode_row(d: Decode, reps: usize, rt: &tokio::runtime::Runtime) -> Row {
     } else {
         Unit::NsPerOp(messages as f64)
     };
-    Row { name: d.name, unit, medians, runs, target: d.target, goal: d.goal, note: String::new() }
+    let note = if null {
+        "rfc6455 column: not the library but the hand decoder of `profile rfc6455 null64k` in our driver loop (--null64k), the floor of that loop".to_owned()
+    } else {
+        String::new()
+    };
+    Row { name: d.name, unit, medians, runs, target: d.target, goal: d.goal, note }
 }
 
 fn encode_row(name: &str, size: usize, messages: usize, reps: usize, rt: &tokio::runtime::Runtime, target: &'static str, goal: f64) -> Row {
@@ -407,6 +423,7 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let null64k = args.iter().any(|a| a == "--null64k");
     let only: Option<&String> = args
         .iter()
         .enumerate()
@@ -433,7 +450,7 @@ fn main() {
     ];
     for d in decodes {
         if wanted(&d.name) || (d.name == "decode 64 KiB binary" && wanted("mask")) {
-            rows.push(decode_row(d, reps, &rt));
+            rows.push(decode_row(d, reps, &rt, null64k));
         }
     }
     if wanted("mask") {
@@ -529,29 +546,7 @@ fn profile(lib: &str, what: &str, times: usize) {
             let expect = expected(&payloads, rep, false);
             for _ in 0..times {
                 let mut check = Check::default();
-                let mut stream = mem::MemStream::new(&input);
-                let mut buf = bytes::BytesMut::new();
-                let mut got = 0;
-                let mut need: usize = 0; // bytes still missing of the frame in progress
-                while got < payloads.len() * rep {
-                    let want = if need == 0 { mem::READ_SIZE } else { need };
-                    buf.reserve(want.min(1 << 20));
-                    let read = stream.next_read_max(want);
-                    buf.extend_from_slice(read);
-                    let total = 14 + 65536;
-                    if buf.len() < total {
-                        need = total - buf.len();
-                        continue;
-                    }
-                    need = 0;
-                    let key = [buf[10], buf[11], buf[12], buf[13]];
-                    rfc6455::frame::apply_mask(&mut buf[14..total], key, 0);
-                    let mut frame = buf.split_to(total);
-                    let payload = frame.split_off(14).freeze();
-                    drop(frame);
-                    check.quick(&payload);
-                    got += 1;
-                }
+                libs::null_decode_64k(&input, payloads.len() * rep, |p| check.quick(p));
                 assert_eq!(check, expect);
             }
         }
