@@ -458,8 +458,12 @@ impl Receiver {
         let Some(mut frame) = SmallFrame::parse(buf, expect_masked, max_len) else {
             return Ok(());
         };
-        // As many events as the input holds frames of the first one's size, at most.
-        events.reserve_ready(buf.len() / (frame.header_len + frame.len));
+        // With a second small message behind the first, room at once for as many as the input
+        // holds frames of the first one's size (a lone one before a large frame reserves none).
+        let first = frame.header_len + frame.len;
+        if SmallFrame::parse(&buf[first..], expect_masked, max_len).is_some() {
+            events.reserve_ready(buf.len() / first);
+        }
         let mut pos = 0;
         let mut texts = TextRun::default();
         let mut binaries = BinaryRun::new(slab);

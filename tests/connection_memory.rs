@@ -257,3 +257,25 @@ fn a_held_message_keeps_its_place_before_later_events() {
     );
     assert_eq!(c.heap_capacity(), 0);
 }
+
+// SEC-03 (bounded memory): the event queue is sized for the small messages a read holds, not
+// for its bytes: one small message ahead of a large frame queues two events in a small
+// buffer, where sizing by the first frame alone would reserve room for ~960.
+#[test]
+fn one_small_message_before_a_large_frame_reserves_little() {
+    let role = Role::Server;
+    let mut c = conn(role, Config::default());
+    let input = [
+        frame_to(role, true, OpCode::Binary, b"hi"),
+        frame_to(role, true, OpCode::Binary, &[7; 60_000]),
+    ]
+    .concat();
+    let mut buf = BytesMut::from(&input[..]);
+    c.handle_input(t0(), &mut buf).unwrap();
+    let held = c.heap_capacity();
+    assert!(held <= 1024, "two events hold {held} bytes of queue");
+    let mut out = Outcome::default();
+    drain(&mut c, &mut out);
+    assert_eq!(out.events.len(), 2);
+    assert_eq!(c.heap_capacity(), 0);
+}
