@@ -647,11 +647,10 @@ impl Connection {
     }
 
     fn push_pongs(&mut self) {
-        for payload in self
-            .pending_pongs
-            .take()
-            .map_or_else(Vec::new, |pongs| *pongs)
-        {
+        let Some(pongs) = self.pending_pongs.take() else {
+            return;
+        };
+        for payload in *pongs {
             self.outbox
                 .push_frame(&mut self.encoder, true, 0, OpCode::Pong, payload);
         }

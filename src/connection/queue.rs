@@ -131,6 +131,16 @@ impl EventQueue {
         self.lone.take()
     }
 
+    /// The small-message pushes run inside `handle_input`, which has moved a held message to
+    /// the ready events first (they do not check, to stay lean).
+    #[inline(always)]
+    fn debug_assert_nothing_held(&self) {
+        debug_assert!(
+            self.lone.is_none(),
+            "handle_input moves a held message first"
+        );
+    }
+
     /// Queues one event.
     #[inline(always)]
     pub(crate) fn push(&mut self, event: Event) {
@@ -169,10 +179,7 @@ impl EventQueue {
     /// [`write_binaries`]).
     #[inline(always)]
     pub(crate) fn push_binary(&mut self, payload: Bytes) {
-        debug_assert!(
-            self.lone.is_none(),
-            "handle_input moves a held message first"
-        );
+        self.debug_assert_nothing_held();
         debug_assert!(self.pending.is_none());
         let mut payload = Some(payload);
         self.ready.resize_with(self.ready.len() + 1, || {
@@ -182,10 +189,7 @@ impl EventQueue {
 
     /// Queues binary messages whose payloads lie back to back in `payloads` at `bounds`.
     pub(crate) fn push_binaries(&mut self, payloads: BytesMut, bounds: &[Bounds]) {
-        debug_assert!(
-            self.lone.is_none(),
-            "handle_input moves a held message first"
-        );
+        self.debug_assert_nothing_held();
         debug_assert!(bounds.first().is_some_and(|b| b.0 == 0));
         debug_assert!(bounds.windows(2).all(|w| w[0].1 == w[1].0));
         debug_assert!(bounds.iter().all(|&(a, b)| a <= b));
@@ -204,10 +208,7 @@ impl EventQueue {
     /// Queues text messages that lie in `text` at `bounds`, character boundaries all
     /// (checked in debug builds by [`Utf8Bytes::slice_of`] as each event is made).
     pub(crate) fn push_texts(&mut self, text: Arc<str>, bounds: &[Bounds]) {
-        debug_assert!(
-            self.lone.is_none(),
-            "handle_input moves a held message first"
-        );
+        self.debug_assert_nothing_held();
         if self.has_ready_room(bounds.len()) {
             write_texts(&mut self.ready, &text, bounds.iter().copied());
         } else {
