@@ -341,8 +341,9 @@ mod tests {
         k
     }
 
-    // The ready queue is sized once for a read's small messages: room for the estimate, at
-    // most up to the mark, and none while runs wait (their events are made at refill).
+    // SEC-03 (bounded memory): the ready queue is sized once for a read's small messages:
+    // room for the estimate, at most up to the mark, and none while runs wait (their events
+    // are made at refill).
     #[test]
     fn reserve_ready_sizes_the_ready_queue_once_up_to_the_mark() {
         let mut queue = EventQueue::default();
