@@ -258,6 +258,45 @@ fn a_held_message_keeps_its_place_before_later_events() {
     assert_eq!(c.heap_capacity(), 0);
 }
 
+// FR-02: a binary message that ends a read is held in place only when nothing else is
+// queued; behind events not yet taken (of the same read, or of an earlier one) it queues
+// after them, and comes out after them.
+#[test]
+fn a_message_that_ends_a_read_queues_behind_events_not_yet_taken() {
+    for role in [Role::Server, Role::Client] {
+        let big = |fill: u8| frame_to(role, true, OpCode::Binary, &[fill; 70_000]);
+        let ping = frame_to(role, true, OpCode::Ping, b"p");
+        let text = frame_to(role, true, OpCode::Text, b"text");
+        for (case, reads, want) in [
+            (
+                "ping then big, one read",
+                vec![[ping, big(1)].concat()],
+                ["ping", "bin 1"],
+            ),
+            ("text, then big", vec![text, big(2)], ["text", "bin 2"]),
+            ("big, then big", vec![big(3), big(4)], ["bin 3", "bin 4"]),
+        ] {
+            let mut c = conn(role, Config::default());
+            for read in reads {
+                let mut buf = BytesMut::from(&read[..]);
+                c.handle_input(t0(), &mut buf).unwrap();
+                assert!(buf.is_empty(), "{role:?}, {case}: input left");
+            }
+            let mut got = Vec::new();
+            for _ in 0..10 {
+                let Some(event) = c.poll_event() else { break };
+                got.push(match event {
+                    rfc6455::Event::Binary(b) => format!("bin {}", b[0]),
+                    rfc6455::Event::Text(t) => t.as_str().to_owned(),
+                    rfc6455::Event::Ping(_) => "ping".to_owned(),
+                    other => format!("{other:?}"),
+                });
+            }
+            assert_eq!(got, want, "{role:?}, {case}");
+        }
+    }
+}
+
 // SEC-03 (bounded memory): the event queue is sized for the small messages a read holds, not
 // for its bytes: one small message ahead of a large frame queues two events in a small
 // buffer, where sizing by the first frame alone would reserve room for ~960.

@@ -315,8 +315,9 @@ mod tests {
 
     use super::*;
 
+    /// The events left, as `Connection::poll_event` takes them (see [`poll`]).
     fn texts(queue: &mut EventQueue) -> Vec<String> {
-        std::iter::from_fn(|| queue.pop())
+        std::iter::from_fn(|| poll(queue))
             .map(|event| match event {
                 Event::Text(text) => text.as_str().to_owned(),
                 Event::Binary(data) => format!("bin:{data:?}"),
@@ -407,6 +408,51 @@ mod tests {
         }
     }
 
+    /// The next event as `Connection::poll_event` takes it: the held message when at most
+    /// one event is queued, else the next ready or waiting one.
+    fn poll(queue: &mut EventQueue) -> Option<Event> {
+        if queue.at_most_one()
+            && let Some(payload) = queue.take_lone()
+        {
+            return Some(Event::Binary(payload));
+        }
+        queue.pop()
+    }
+
+    // FR-02: a binary message is held in place only while nothing else is queued. Pushed
+    // while runs still wait (the ready events all taken, the next refill not made yet) or
+    // behind ready events, it queues after them; held, it counts as one event.
+    #[test]
+    fn a_last_binary_is_held_only_in_an_empty_queue() {
+        let mut queue = EventQueue::default();
+        assert!(queue.is_released());
+        queue.push_last_binary(Bytes::from_static(b"held"));
+        assert!(queue.lone.is_some() && queue.ready.capacity() == 0);
+        assert!(!queue.is_released() && queue.at_most_one());
+        assert_eq!(queue.len(), 1);
+        assert!(matches!(poll(&mut queue), Some(Event::Binary(b)) if b == "held"));
+        assert_eq!(queue.len(), 0);
+        assert!(queue.is_released());
+
+        queue.push(Event::Ping(Bytes::from_static(b"p")));
+        queue.push_last_binary(Bytes::from_static(b"last"));
+        assert!(queue.lone.is_none());
+        assert!(!queue.at_most_one(), "two events queued");
+        assert_eq!(texts(&mut queue), ["Ping(b\"p\")", "bin:b\"last\""]);
+
+        let total = binary_runs(&mut queue, READY_MAX / RUN_MAX + 2, 0);
+        while !queue.ready.is_empty() {
+            queue.pop();
+        }
+        assert!(queue.pending.is_some(), "no run waits");
+        assert!(!queue.at_most_one(), "runs wait");
+        queue.push_last_binary(Bytes::from_static(b"last"));
+        assert!(queue.lone.is_none());
+        let got = texts(&mut queue);
+        assert_eq!(got.len(), total - READY_MAX + 1);
+        assert_eq!(got.last().map(String::as_str), Some("bin:b\"last\""));
+    }
+
     #[test]
     fn waiting_runs_take_their_bounds_not_an_event_each() {
         // SEC-03: past the ready events, a queued small message costs its 4 bytes of bounds
@@ -423,6 +469,17 @@ mod tests {
         assert!(
             queue.heap_capacity() <= bound,
             "{} bytes for {total} messages (bound {bound})",
+            queue.heap_capacity()
+        );
+        // And it reports at least what it must hold: the ready events, the bounds of the
+        // waiting ones, an entry per waiting run and the box they wait in.
+        let held = READY_MAX * std::mem::size_of::<Event>()
+            + (total - READY_MAX) * std::mem::size_of::<Bounds>()
+            + runs_left * std::mem::size_of::<Item>()
+            + std::mem::size_of::<Pending>();
+        assert!(
+            queue.heap_capacity() >= held,
+            "{} bytes reported, {held} held",
             queue.heap_capacity()
         );
         let mut k = 0;
