@@ -12,6 +12,9 @@ pub struct Limits {
     /// The largest received message, after reassembly. Default: 64 MiB. Each fragment is
     /// charged [`FRAGMENT_OVERHEAD`](Limits::FRAGMENT_OVERHEAD) bytes on top of its payload,
     /// so a flood of empty or tiny continuation frames also reaches the limit (1009, FR-33).
+    /// In [`ReceiveMode::Streaming`] nothing is reassembled and this limit does not apply
+    /// (`max_frame_size` still does), except to a message an extension transforms (RSV bits
+    /// set), which is reassembled whole.
     pub max_message_size: u64,
     /// Pongs owed for received pings and not yet handed to the transport. Default: 16. When
     /// more pings arrive, the oldest owed pong is dropped: answering only the newest ping is

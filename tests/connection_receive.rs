@@ -404,3 +404,93 @@ fn read_hint_counts_the_rest_of_the_frame() {
         }
     }
 }
+
+// FR-02: a payload that holds WebSocket frames is data. Arriving in pieces, whatever the
+// split, the bytes of a frame in progress are never read as frames of their own: a ping and
+// a pong whose payload is a small frame, then one binary message (a frame larger than the
+// small-message path takes, then the same bytes in 1 KiB fragments) come out as sent.
+#[test]
+fn fr02_a_payload_of_frames_is_never_read_as_frames() {
+    for role in ROLES {
+        let mut payload = Vec::new();
+        for i in 0..2000u32 {
+            let text = format!("m{i}");
+            let opcode = if i % 2 == 0 {
+                OpCode::Binary
+            } else {
+                OpCode::Text
+            };
+            payload.extend_from_slice(&frame_to(role, true, opcode, text.as_bytes()));
+        }
+        assert!(payload.len() > 8192);
+        let whole = frame_to(role, true, OpCode::Binary, &payload);
+        let pieces: Vec<&[u8]> = payload.chunks(1024).collect();
+        let fragmented = fragments_to(role, OpCode::Binary, &pieces);
+        let inner = frame_to(role, true, OpCode::Binary, b"inner");
+        let controls = [
+            frame_to(role, true, OpCode::Ping, &inner),
+            frame_to(role, true, OpCode::Pong, &inner),
+        ]
+        .concat();
+        for (how, message) in [("one frame", whole), ("1 KiB fragments", fragmented)] {
+            let input = [&controls[..], &message].concat();
+            let got = feed_all_splits(role, &Config::default(), &input);
+            assert_eq!(got.error, None, "{role:?}, {how}");
+            let [Event::Ping(ping), Event::Pong(pong), Event::Binary(message)] = &got.events[..]
+            else {
+                panic!("{role:?}, {how}: {} events", got.events.len());
+            };
+            assert!(
+                ping[..] == inner[..] && pong[..] == inner[..],
+                "{role:?}, {how}"
+            );
+            assert!(message[..] == payload[..], "{role:?}, {how}: other bytes");
+        }
+    }
+}
+
+// FR-14, FR-33: in streaming mode nothing is reassembled, so the message limit does not
+// apply: a frame and a fragmented message larger than `max_message_size` (each frame within
+// `max_frame_size`) arrive whole, in chunks. Whole-message mode fails both with 1009.
+#[test]
+fn streaming_mode_has_no_message_limit() {
+    let data: Vec<u8> = (0..6000u32).map(|i| (i % 251) as u8).collect();
+    let pieces: Vec<&[u8]> = data.chunks(2000).collect();
+    for role in ROLES {
+        let one_frame = frame_to(role, true, OpCode::Binary, &data);
+        let fragmented = fragments_to(role, OpCode::Binary, &pieces);
+        for (how, input) in [("one frame", &one_frame), ("three fragments", &fragmented)] {
+            let mut config = Config::default();
+            config.limits.max_message_size = 1000;
+            config.receive_mode = ReceiveMode::Streaming;
+            for split in SPLITS {
+                let got = feed_conn(&mut conn(role, config.clone()), input, split, false);
+                assert_eq!(got.error, None, "{role:?}, {how}, {split:?}");
+                let mut received = Vec::new();
+                let mut fins = 0;
+                for event in &got.events {
+                    let Event::BinaryChunk { data, fin, .. } = event else {
+                        panic!("{role:?}, {how}, {split:?}: not a chunk");
+                    };
+                    received.extend_from_slice(data);
+                    fins += usize::from(*fin);
+                }
+                assert!(received == data, "{role:?}, {how}, {split:?}: other bytes");
+                assert_eq!(fins, 1, "{role:?}, {how}, {split:?}: one message");
+            }
+
+            config.receive_mode = ReceiveMode::Whole;
+            let got = feed_all_splits(role, &config, input);
+            assert_eq!(
+                got.error,
+                Some(ProtocolError::MessageTooLarge { max: 1000 }),
+                "{role:?}, {how}"
+            );
+            assert_eq!(
+                close_code_on_wire(role, &got.wire),
+                Some(1009),
+                "{role:?}, {how}"
+            );
+        }
+    }
+}
