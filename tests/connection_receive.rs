@@ -295,14 +295,16 @@ fn streaming_receive_text_on_char_boundaries() {
     let text = "aé𝄞κόσμε-end";
     let bytes = text.as_bytes();
     for role in ROLES {
-        // Three frames cut inside code points.
-        let input = [
-            frame_to(role, false, OpCode::Text, &bytes[..2]),
-            frame_to(role, false, OpCode::Continuation, &bytes[2..5]),
-            frame_to(role, true, OpCode::Continuation, &bytes[5..]),
-        ]
-        .concat();
-        for split in SPLITS {
+        // Three frames cut inside code points; then a frame a byte, so that a code point
+        // spans up to four frames (the start carried on over frames that add to it).
+        let three = [&bytes[..2], &bytes[2..5], &bytes[5..]];
+        let bytewise: Vec<&[u8]> = bytes.chunks(1).collect();
+        for (pieces, split) in SPLITS
+            .iter()
+            .map(|&split| (&three[..], split))
+            .chain([(&bytewise[..], Split::Whole)])
+        {
+            let input = fragments_to(role, OpCode::Text, pieces);
             let mut c = conn(role, config.clone());
             let got = feed_conn(&mut c, &input, split, false);
             assert_eq!(got.error, None);
@@ -317,7 +319,7 @@ fn streaming_receive_text_on_char_boundaries() {
                     other => panic!("unexpected {other:?}"),
                 }
             }
-            assert_eq!(joined, text, "{split:?}");
+            assert_eq!(joined, text, "{} frames, {split:?}", pieces.len());
             assert_eq!(fins, 1);
             assert!(matches!(
                 got.events.last(),
