@@ -317,10 +317,11 @@ fn small_message_fast_path_matches_general_path_at_every_limit() {
         assert_eq!(close_code_on_wire(role, &got.wire), Some(1002), "{role:?}");
 
         // 16-bit lengths: the largest payload the fast path takes (4095), the smallest it
-        // leaves to the general path (4096), and a non-minimal length (FR-12).
+        // leaves to the general path (4096, and one more), and a non-minimal length (FR-12).
         let big = [
             frame_to(role, true, OpCode::Binary, &[1; 4095]),
             frame_to(role, true, OpCode::Text, "ж".repeat(2048).as_bytes()),
+            frame_to(role, true, OpCode::Binary, &[3; 4097]),
             frame_to(role, true, OpCode::Binary, &[2; 300]),
         ]
         .concat();
@@ -334,7 +335,7 @@ fn small_message_fast_path_matches_general_path_at_every_limit() {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(lens, [4095, 4096, 300], "{role:?}");
+        assert_eq!(lens, [4095, 4096, 4097, 300], "{role:?}");
         let mut non_minimal = match role {
             Role::Server => vec![0x82, 0xfe, 0x00, 0x7d, 0, 0, 0, 0],
             Role::Client => vec![0x82, 0x7e, 0x00, 0x7d],
