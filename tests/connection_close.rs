@@ -169,6 +169,12 @@ fn cl20_close_handshake_timeout() {
     p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
     p.drive();
     assert_eq!(p.client.poll_timeout(), Some(t0() + Duration::from_secs(3)));
+    p.client.handle_timeout(t0() + Duration::from_millis(2999));
+    assert_eq!(
+        p.client.state(),
+        ConnectionState::Closing,
+        "an early call is harmless"
+    );
     p.advance(Duration::from_millis(2999));
     assert_eq!(p.client.state(), ConnectionState::Closing);
     p.advance(Duration::from_millis(1));

@@ -131,3 +131,82 @@ fn sec11_untransformed_send() {
         "RSV1 clear, payload as given"
     );
 }
+
+/// An extension that refuses every transformed message, with a reason longer than a Close
+/// frame holds.
+#[derive(Debug)]
+struct Refuses;
+
+/// 1 + 60 x 2 bytes: with the error's prefix, 138 bytes.
+const LONG_REASON: &str = "xéééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé";
+
+impl rfc6455::extensions::Extension for Refuses {
+    fn rsv_bits(&self) -> u8 {
+        RSV1
+    }
+    fn encode_message(
+        &mut self,
+        _opcode: OpCode,
+        payload: bytes::Bytes,
+    ) -> Result<(bytes::Bytes, u8), &'static str> {
+        Ok((payload, 0))
+    }
+    fn decode_message(
+        &mut self,
+        _rsv: u8,
+        _payload: bytes::Bytes,
+        _max_size: u64,
+    ) -> Result<bytes::Bytes, ProtocolError> {
+        Err(ProtocolError::Extension {
+            code: rfc6455::CloseCode::INVALID_PAYLOAD,
+            reason: LONG_REASON,
+        })
+    }
+}
+
+/// The reason of the first Close frame in `wire`.
+fn close_reason(role: Role, wire: &[u8]) -> String {
+    let frames = frames_from(role, wire);
+    let close = frames
+        .iter()
+        .find(|f| f.2 == OpCode::Close)
+        .expect("a Close");
+    String::from_utf8(close.3[2..].to_vec()).expect("a UTF-8 reason")
+}
+
+// CL-04, CL-05: failing the connection sends the error's code and its description as the
+// reason; a description longer than a Close frame holds (123 bytes) is cut on a character
+// boundary.
+#[test]
+fn a_failure_close_carries_the_error_cut_to_fit() {
+    assert_eq!(LONG_REASON.len(), 121);
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role, Config::default());
+        let reserved = match role {
+            Role::Server => vec![0x83, 0x80, 0, 0, 0, 0],
+            Role::Client => vec![0x83, 0x00],
+        };
+        let got = feed_conn(&mut c, &reserved, Split::Whole, false);
+        assert_eq!(
+            got.error,
+            Some(ProtocolError::ReservedOpcode(3)),
+            "{role:?}"
+        );
+        assert_eq!(
+            close_reason(role, &got.wire),
+            "reserved opcode 0x3",
+            "{role:?}"
+        );
+
+        let mut c = conn(role, Config::default());
+        c.set_extension(Box::new(Refuses));
+        let input = frame_rsv_to(role, true, RSV1, OpCode::Binary, b"data");
+        let got = feed_conn(&mut c, &input, Split::Whole, false);
+        assert_eq!(close_code_on_wire(role, &got.wire), Some(1007), "{role:?}");
+        let reason = close_reason(role, &got.wire);
+        let full = format!("extension error: {LONG_REASON}");
+        // 123 would cut an `é` in two: one byte less.
+        assert_eq!(reason.len(), 122, "{role:?}: {reason}");
+        assert!(full.starts_with(&reason), "{role:?}: {reason}");
+    }
+}

@@ -318,3 +318,48 @@ fn one_small_message_before_a_large_frame_reserves_little() {
     assert_eq!(out.events.len(), 2);
     assert_eq!(c.heap_capacity(), 0);
 }
+
+// SEC-03: `heap_capacity` counts every buffer the connection holds: a message being
+// reassembled, queued events (with nothing in the output) and pongs owed while the output
+// is at its high-water mark.
+#[test]
+fn heap_capacity_counts_every_buffer() {
+    let role = Role::Server;
+    let mut c = conn(role, Config::default());
+    let mut buf = BytesMut::from(&frame_to(role, false, OpCode::Binary, &[1; 10_000])[..]);
+    c.handle_input(t0(), &mut buf).unwrap();
+    assert!(
+        c.heap_capacity() >= 10_000,
+        "reassembly: {}",
+        c.heap_capacity()
+    );
+
+    let mut c = conn(role, Config::default());
+    let mut buf = BytesMut::new();
+    for i in 0..100u8 {
+        buf.extend_from_slice(&frame_to(role, true, OpCode::Binary, &[i; 16]));
+    }
+    c.handle_input(t0(), &mut buf).unwrap();
+    assert_eq!(c.buffered_amount(), 0);
+    let events = 100 * std::mem::size_of::<rfc6455::Event>();
+    assert!(c.heap_capacity() >= events, "events: {}", c.heap_capacity());
+    assert!(format!("{c:?}").contains("events: 100"), "{c:?}");
+
+    let mut config = Config::default();
+    config.limits.max_buffered_output = 64;
+    let mut c = conn(role, config);
+    c.send_binary(bytes::Bytes::from(vec![0; 100])).unwrap();
+    let before = c.heap_capacity();
+    let mut buf = BytesMut::new();
+    for _ in 0..8 {
+        buf.extend_from_slice(&frame_to(role, true, OpCode::Ping, b"p"));
+    }
+    c.handle_input(t0(), &mut buf).unwrap();
+    while c.poll_event().is_some() {}
+    let owed = c.heap_capacity() - before;
+    let bytes = std::mem::size_of::<bytes::Bytes>();
+    assert!(
+        (8 * bytes..=64 + 32 * bytes).contains(&owed),
+        "8 owed pongs take {owed} B"
+    );
+}
