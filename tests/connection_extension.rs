@@ -174,7 +174,7 @@ fn close_reason(role: Role, wire: &[u8]) -> String {
     String::from_utf8(close.3[2..].to_vec()).expect("a UTF-8 reason")
 }
 
-// CL-04, CL-05: failing the connection sends the error's code and its description as the
+// CL-03, CL-04, CL-15: failing the connection sends the error's code and its description as the
 // reason; a description longer than a Close frame holds (123 bytes) is cut on a character
 // boundary.
 #[test]
