@@ -363,3 +363,27 @@ fn heap_capacity_counts_every_buffer() {
         "8 owed pongs take {owed} B"
     );
 }
+
+// The other side of the rule above: a large message that fills its read buffer is handed to
+// the application without a copy, its payload unmasked in place and split off the buffer the
+// caller read into.
+#[test]
+fn a_large_payload_is_split_off_the_read_buffer_without_a_copy() {
+    for role in [Role::Server, Role::Client] {
+        let payload: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
+        let frame = frame_to(role, true, OpCode::Binary, &payload);
+        let mut c = conn(role, Config::default());
+        let mut buf = BytesMut::with_capacity(frame.len());
+        buf.extend_from_slice(&frame);
+        let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+        c.handle_input(t0(), &mut buf).unwrap();
+        let Some(rfc6455::Event::Binary(data)) = c.poll_event() else {
+            panic!("{role:?}: no message")
+        };
+        assert!(data[..] == payload[..], "{role:?}: other bytes");
+        assert!(
+            arena.contains(&(data.as_ptr() as usize)),
+            "{role:?}: the payload was copied out of the read buffer"
+        );
+    }
+}
