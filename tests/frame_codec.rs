@@ -851,3 +851,49 @@ fn decode_after_decode_chunk_returns_the_rest_of_the_frame() {
         assert!(buf.is_empty());
     }
 }
+
+// Decoded payloads and the read buffer: a payload under 4 KiB is copied out, so it never
+// pins a large read buffer; a large payload that fills most of the buffer is split off it
+// without a copy; a large one in a mostly larger buffer is copied too.
+#[test]
+fn decode_copies_small_payloads_and_splits_large_ones_off() {
+    let mut client = FrameEncoder::new(Role::Client);
+    for (len, room, split) in [
+        (100, 1 << 20, false),
+        (4095, 8000, false),
+        (65_536, 65_550, true),
+        (65_536, 1 << 20, false),
+    ] {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut buf = BytesMut::with_capacity(room);
+        client.encode(&mut buf, true, 0, OpCode::Binary, &payload);
+        let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+        let mut dec = FrameDecoder::new(DecoderConfig::new(Role::Server));
+        let frame = dec.decode(&mut buf).unwrap().expect("a whole frame");
+        assert!(
+            frame.payload[..] == payload[..],
+            "{len} in {room}: other bytes"
+        );
+        assert_eq!(
+            arena.contains(&(frame.payload.as_ptr() as usize)),
+            split,
+            "{len} bytes in a buffer of {room}: split off (not copied)?"
+        );
+    }
+}
+
+// The header alone, for a payload the server sends separately (a vectored write): the same
+// bytes as the whole frame's header.
+#[test]
+fn encode_header_unmasked_writes_the_whole_frames_header() {
+    let mut server = FrameEncoder::new(Role::Server);
+    assert!(format!("{server:?}").contains("Server"));
+    for len in [0usize, 125, 126, 65_535, 65_536] {
+        let payload = vec![7u8; len];
+        let mut whole = BytesMut::new();
+        server.encode(&mut whole, false, RSV1, OpCode::Binary, &payload);
+        let mut header = BytesMut::new();
+        server.encode_header_unmasked(&mut header, false, RSV1, OpCode::Binary, len as u64);
+        assert_eq!(header[..], whole[..whole.len() - len], "{len}");
+    }
+}
