@@ -70,6 +70,29 @@ fn pong_timeout_fails_with_1011() {
     );
 }
 
+// FR-30, pong timeout: only a Pong that echoes the keepalive Ping's payload settles it; another
+// (unsolicited, or for some other ping) does not, and the client still fails with 1011.
+#[test]
+fn only_the_matching_pong_settles_the_keepalive() {
+    let mut c = conn(Role::Client, keepalive_config());
+    c.handle_timeout(t0() + Duration::from_secs(10));
+    let mut out = Outcome::default();
+    drain(&mut c, &mut out);
+    let pings: Vec<_> = frames_from(Role::Client, &out.wire)
+        .into_iter()
+        .filter(|f| f.2 == OpCode::Ping)
+        .collect();
+    assert_eq!(pings.len(), 1, "a keepalive ping");
+    let other = frame_to(Role::Client, true, OpCode::Pong, b"not the ping's payload");
+    let mut buf = bytes::BytesMut::from(&other[..]);
+    c.handle_input(t0() + Duration::from_secs(11), &mut buf)
+        .unwrap();
+    c.handle_timeout(t0() + Duration::from_secs(15));
+    drain(&mut c, &mut out);
+    let o = closed_outcome(&out.events);
+    assert_eq!(o.kind, CloseKind::TimedOut(Timeout::Pong));
+}
+
 // Idle timeout: nothing received for the idle period starts a 1001 close.
 #[test]
 fn idle_timeout_starts_close() {
@@ -77,7 +100,8 @@ fn idle_timeout_starts_close() {
     config.idle_timeout = Some(Duration::from_secs(60));
     let mut p = Pair::new(Config::default(), config);
     p.advance(Duration::from_secs(59));
-    assert_eq!(p.server.state(), ConnectionState::Open);
+    p.server.handle_timeout(t0() + Duration::from_secs(59));
+    assert_eq!(p.server.state(), ConnectionState::Open, "an early call");
     p.advance(Duration::from_secs(1));
     let o = closed_outcome(&p.server_events);
     assert_eq!(
