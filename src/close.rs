@@ -237,14 +237,33 @@ mod tests {
         assert!(CloseFrame::new(CloseCode(4000), "x").is_ok());
     }
 
-    // CL-03: a reason of 123 bytes fits, 124 does not.
+    // CL-03: a reason of 123 bytes fits, 124 does not, to send and received; the body is the
+    // code then the reason.
     #[test]
     fn cl03_reason_length_limit() {
-        assert!(CloseFrame::new(CloseCode::NORMAL, "a".repeat(123)).is_ok());
+        let longest = CloseFrame::new(CloseCode::NORMAL, "a".repeat(123)).unwrap();
+        assert_eq!(longest.encoded_len(), 125);
+        let mut body = Vec::new();
+        longest.encode(&mut body);
+        assert_eq!(body.len(), longest.encoded_len());
+        assert_eq!(CloseFrame::parse(&body), Ok(Some(longest)));
         assert_eq!(
             CloseFrame::new(CloseCode::NORMAL, "a".repeat(124)),
             Err(CloseFrameError::ReasonTooLong(124))
         );
+        body.push(b'a');
+        assert_eq!(
+            CloseFrame::parse(&body),
+            Err(ProtocolError::ControlFrameTooLarge)
+        );
+    }
+
+    #[test]
+    fn close_codes_print_and_convert_as_their_number() {
+        assert_eq!(CloseCode::NORMAL.to_string(), "1000");
+        assert_eq!(format!("{:?}", CloseCode(4001)), "CloseCode(4001)");
+        assert_eq!(u16::from(CloseCode::GOING_AWAY), 1001);
+        assert_eq!(CloseCode::from(1011), CloseCode::INTERNAL_ERROR);
     }
 
     // CL-02, CL-04, CL-05: parse rules of a received body.

@@ -191,6 +191,7 @@ fn zero_copy_large_server_payload_and_vectored_write() {
 #[test]
 fn prepared_message_shared() {
     let msg = PreparedMessage::text("hello all");
+    assert_eq!(&msg.payload()[..], b"hello all");
     let mut wires = Vec::new();
     for _ in 0..3 {
         let mut c = conn(Role::Server, Config::default());

@@ -412,6 +412,8 @@ fn vectored_send_offers_the_callers_bytes_without_a_copy() {
         let mut c = conn(Role::Server, Config::default());
         let send = c.send_binary_vectored(&data).unwrap();
         let chunks: Vec<&[u8]> = send.chunks().collect();
+        assert_eq!(send.len(), chunks.iter().map(|c| c.len()).sum::<usize>());
+        assert!(!send.is_empty(), "a frame is at least its header");
         if len > 0 {
             let last = chunks.last().unwrap();
             assert_eq!(last.as_ptr_range(), data.as_ptr_range(), "{len} B");
