@@ -161,6 +161,20 @@ fn fr21_fragmentation_applies() {
                     (true, OpCode::Continuation, 50)
                 ]
             );
+            // Exactly one or two frames' worth: no empty frame after the last full one.
+            for (len, frames) in [(100, 1), (200, 2)] {
+                let data = way.payload(len);
+                let wire = way.send(&mut conn(role, config.clone()), &data).unwrap();
+                let reference = way.reference(&mut conn(role, config.clone()), &data);
+                assert_eq!(wire, reference, "{role:?} {way:?} {len}");
+                let shape: Vec<(bool, usize)> = frames_from(role, &wire)
+                    .iter()
+                    .map(|f| (f.0, f.3.len()))
+                    .collect();
+                let mut want = vec![(false, 100); frames];
+                want[frames - 1].0 = true;
+                assert_eq!(shape, want, "{role:?} {way:?} {len}");
+            }
         }
     }
 }
