@@ -333,6 +333,39 @@ fn utf8_width(first: u8) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// "héllo" in each of the four ways a `Utf8Bytes` holds text.
+    fn hello_in_every_repr() -> [Utf8Bytes; 4] {
+        [
+            Utf8Bytes::from_static("héllo"),
+            Utf8Bytes::try_from_bytes(Bytes::from_static("héllo".as_bytes())).unwrap(),
+            Utf8Bytes::copy_from_str("héllo"),
+            Utf8Bytes::slice_of(Arc::from("<héllo>"), 1..7),
+        ]
+    }
+
+    // Equality, the conversions and the formatting read the text, whichever way it is held:
+    // the event comparisons of the whole test suite rest on `eq`.
+    #[test]
+    fn equality_conversions_and_formatting_follow_the_text() {
+        let other = Utf8Bytes::from("hello");
+        for text in hello_in_every_repr() {
+            for same in hello_in_every_repr() {
+                assert_eq!(text, same);
+            }
+            assert_ne!(text, other);
+            assert!(text == *"héllo" && text != *"hello");
+            assert!(text == "héllo" && text != "hello");
+            assert_eq!(AsRef::<str>::as_ref(&text), "héllo");
+            assert_eq!(AsRef::<[u8]>::as_ref(&text), "héllo".as_bytes());
+            assert_eq!(text.to_string(), "héllo");
+            assert_eq!(format!("{text:?}"), "\"héllo\"");
+            assert!(!text.is_empty() && text.len() == 6);
+            assert_eq!(Bytes::from(text), "héllo".as_bytes());
+        }
+        assert!(Utf8Bytes::default().is_empty());
+        assert!(Utf8Bytes::from_static("").is_empty());
+    }
+
     fn feed_all(pieces: &[&[u8]]) -> Result<(), InvalidUtf8> {
         let mut v = Utf8Validator::default();
         for p in pieces {
