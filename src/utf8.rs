@@ -444,6 +444,18 @@ mod tests {
         assert_eq!(v.feed(&[0x90]), Err(InvalidUtf8));
     }
 
+    // FR-24: a code point fed a byte at a time is held back until complete; each call says
+    // how many of its bytes it held back.
+    #[test]
+    fn fr24_a_code_point_a_byte_at_a_time() {
+        let mut v = Utf8Validator::default();
+        for (byte, held) in [(0xf0, 1), (0x9f, 1), (0x98, 1), (0x80, 0)] {
+            assert_eq!(v.feed(&[byte]), Ok(held), "{byte:#x}");
+        }
+        assert_eq!(v.pending(), b"");
+        assert_eq!(v.finish(), Ok(()));
+    }
+
     // FR-26: an incomplete sequence at the end of the message.
     #[test]
     fn fr26_incomplete_at_end() {
