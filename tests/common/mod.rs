@@ -208,6 +208,14 @@ pub fn close_code_on_wire(role: Role, wire: &[u8]) -> Option<u16> {
         })
 }
 
+/// The reason of the first Close frame in `wire` (`None` without one or when not UTF-8).
+pub fn close_reason_on_wire(role: Role, wire: &[u8]) -> Option<String> {
+    let close = frames_from(role, wire)
+        .into_iter()
+        .find(|f| f.2 == OpCode::Close)?;
+    String::from_utf8(close.3.get(2..)?.to_vec()).ok()
+}
+
 /// A client and a server joined in memory, with a virtual clock.
 pub struct Pair {
     pub client: Connection,
