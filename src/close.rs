@@ -258,6 +258,8 @@ mod tests {
         );
     }
 
+    // The public conversions of close codes (no requirement of their own; CL-05's tests read
+    // codes through them).
     #[test]
     fn close_codes_print_and_convert_as_their_number() {
         assert_eq!(CloseCode::NORMAL.to_string(), "1000");

@@ -343,8 +343,9 @@ mod tests {
         ]
     }
 
-    // Equality, the conversions and the formatting read the text, whichever way it is held:
-    // the event comparisons of the whole test suite rest on `eq`.
+    // No checklist requirement of its own: equality, the conversions and the formatting read
+    // the text, whichever way it is held; every FR-23 test that compares text events rests on
+    // `eq`.
     #[test]
     fn equality_conversions_and_formatting_follow_the_text() {
         let other = Utf8Bytes::from("hello");

@@ -321,7 +321,7 @@ fn one_small_message_before_a_large_frame_reserves_little() {
     assert_eq!(c.heap_capacity(), 0);
 }
 
-// SEC-03: `heap_capacity` counts every buffer the connection holds: a message being
+// SEC-03, SEC-12: `heap_capacity` counts every buffer the connection holds: a message being
 // reassembled, queued events (with nothing in the output) and pongs owed while the output
 // is at its high-water mark.
 #[test]
@@ -366,9 +366,9 @@ fn heap_capacity_counts_every_buffer() {
     );
 }
 
-// The other side of the rule above: a large message that fills its read buffer is handed to
-// the application without a copy, its payload unmasked in place and split off the buffer the
-// caller read into.
+// SEC-12's other side (a performance property, no checklist requirement of its own): a
+// large message that fills its read buffer is handed to the application without a copy, its
+// payload unmasked in place and split off the buffer the caller read into.
 #[test]
 fn a_large_payload_is_split_off_the_read_buffer_without_a_copy() {
     for role in [Role::Server, Role::Client] {

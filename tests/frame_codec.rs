@@ -852,7 +852,7 @@ fn decode_after_decode_chunk_returns_the_rest_of_the_frame() {
     }
 }
 
-// Decoded payloads and the read buffer: a payload under 4 KiB is copied out, so it never
+// SEC-12 (no unbounded retention): a payload under 4 KiB is copied out, so it never
 // pins a large read buffer; a large payload that fills most of the buffer is split off it
 // without a copy; a large one in a mostly larger buffer is copied too.
 #[test]
@@ -882,8 +882,8 @@ fn decode_copies_small_payloads_and_splits_large_ones_off() {
     }
 }
 
-// The header alone, for a payload the server sends separately (a vectored write): the same
-// bytes as the whole frame's header.
+// FR-06, FR-11: the header alone, for a payload the server sends separately (a vectored
+// write): unmasked, in the smallest length encoding, the same bytes as the whole frame's.
 #[test]
 fn encode_header_unmasked_writes_the_whole_frames_header() {
     let mut server = FrameEncoder::new(Role::Server);
