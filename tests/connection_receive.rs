@@ -198,6 +198,43 @@ fn fr29_pending_pong_queue_is_bounded() {
     assert_eq!(pongs, vec![7, 8, 9]);
 }
 
+// FR-29, SEC-12: a peer that floods pings and does not read our output. Each time the
+// writer tries to write (the vectored chunks, or a write buffer with no room) and the socket
+// takes nothing, the owed pongs stay owed, still capped, instead of moving into the output
+// behind the unwritten bytes; so the output does not grow with the flood. Once the socket
+// takes the output, the newest pongs follow it.
+#[test]
+fn fr29_pongs_wait_while_the_output_is_not_written() {
+    let mut config = Config::default();
+    config.limits.max_pending_pongs = 3;
+    let mut c = conn(Role::Server, config);
+    c.send_binary(vec![0u8; 10]).unwrap();
+    let owed = c.buffered_amount();
+    for i in 0..100u8 {
+        let mut buf = bytes::BytesMut::from(&frame_to(Role::Server, true, OpCode::Ping, &[i])[..]);
+        c.handle_input(t0(), &mut buf).unwrap();
+        assert_eq!(c.poll_event(), Some(Event::Ping(Bytes::from(vec![i]))));
+        let _unwritten = c.transmit_chunks().count();
+        let mut full: [u8; 0] = [];
+        assert_eq!(c.transmit_into(&mut &mut full[..]), 0);
+        assert_eq!(
+            c.buffered_amount(),
+            owed,
+            "ping {i}: pongs queued behind unwritten output"
+        );
+    }
+    let mut out = Outcome::default();
+    drain(&mut c, &mut out);
+    let frames = frames_from(Role::Server, &out.wire);
+    let pongs: Vec<u8> = frames
+        .iter()
+        .filter(|f| f.2 == OpCode::Pong)
+        .map(|f| f.3[0])
+        .collect();
+    assert_eq!(frames[0].2, OpCode::Binary);
+    assert_eq!(pongs, vec![97, 98, 99]);
+}
+
 // FR-30: unsolicited pongs are reported and never answered (Autobahn 2.7-2.9).
 #[test]
 fn fr30_unsolicited_pong_not_answered() {

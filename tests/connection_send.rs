@@ -434,3 +434,54 @@ fn fr22_prepared_message_refused_mid_stream() {
         c.send_prepared(&msg).unwrap();
     }
 }
+
+// The by-reference threshold of a server's payload (16 KiB, `ZERO_COPY_MIN` in outbox.rs):
+// from there on the payload leaves as its own chunk pointing at the caller's bytes, both for a
+// lone frame taken with poll_transmit and behind another queued frame; one byte less and it is
+// copied (a lone frame coalesced with its header into one chunk, a queued one into the
+// coalescing buffer with the frame before it). No checklist ID: an output-buffering choice.
+#[test]
+fn server_payload_by_reference_from_16_kib() {
+    const AT: usize = 16 * 1024;
+    for len in [AT - 1, AT] {
+        let by_reference = len >= AT;
+        let payload = Bytes::from(vec![5u8; len]);
+
+        // Alone: poll_transmit gives the header, then the payload itself; or one copy of both.
+        let mut c = conn(Role::Server, Config::default());
+        c.send_binary(payload.clone()).unwrap();
+        let mut chunks = Vec::new();
+        while let Some(Transmit::Bytes(chunk)) = c.poll_transmit() {
+            chunks.push(chunk);
+            assert!(chunks.len() <= 2, "{len}: more than two chunks");
+        }
+        let frame = frame_to(Role::Client, true, OpCode::Binary, &payload);
+        assert_eq!(chunks.concat(), frame, "{len}");
+        if by_reference {
+            assert_eq!(chunks.len(), 2, "{len}: header and payload");
+            assert_eq!(chunks[1].as_ptr(), payload.as_ptr(), "{len}: copied");
+        } else {
+            assert_eq!(chunks.len(), 1, "{len}: not coalesced");
+        }
+
+        // Behind a small frame: the payload is a chunk of its own, or copied with the rest.
+        let mut c = conn(Role::Server, Config::default());
+        c.send_binary(vec![1u8; 3]).unwrap();
+        c.send_binary(payload.clone()).unwrap();
+        let chunks: Vec<Vec<u8>> = c.transmit_chunks().map(<[u8]>::to_vec).collect();
+        let wire = [
+            frame_to(Role::Client, true, OpCode::Binary, &[1; 3]),
+            frame.clone(),
+        ]
+        .concat();
+        assert_eq!(chunks.concat(), wire, "{len}");
+        let last = c.transmit_chunks().last().unwrap().as_ptr();
+        if by_reference {
+            assert_eq!(chunks.len(), 2, "{len}: both headers, then the payload");
+            assert_eq!(last, payload.as_ptr(), "{len}: copied");
+        } else {
+            assert_eq!(chunks.len(), 1, "{len}: not coalesced");
+            assert_ne!(last, payload.as_ptr(), "{len}");
+        }
+    }
+}
