@@ -359,10 +359,11 @@ fn hs_v_04_exact_accept_once() {
         "Sec-WebSocket-Accept: {}",
         SAMPLE_ACCEPT.replacen('s', "S", 1)
     );
-    assert!(matches!(
-        failed(&config, &wire(&[&flipped])),
-        HandshakeError::AcceptMismatch { .. }
-    ));
+    let mismatch = failed(&config, &wire(&[&flipped]));
+    assert!(matches!(mismatch, HandshakeError::AcceptMismatch { .. }));
+    assert_eq!(mismatch.header(), Some("Sec-WebSocket-Accept"));
+    // A client-side failure: nothing to answer the server with.
+    assert_eq!((mismatch.status(), mismatch.response()), (None, None));
     assert_eq!(
         failed(&config, &wire(&[])),
         HandshakeError::MissingHeader("Sec-WebSocket-Accept")

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use rfc6455::Role;
 use rfc6455::frame::{DecoderConfig, FrameDecoder, OpCode};
 use rfc6455::handshake::{
-    AcceptOptions, Extension, HandshakeError, OriginPolicy, RequestParser, ServerConfig,
+    AcceptOptions, Extension, HandshakeError, Headers, OriginPolicy, RequestParser, ServerConfig,
     ServerStatus, UpgradeRequest,
 };
 
@@ -166,6 +166,31 @@ fn hs_s_02_method_version_and_target_forms() {
     assert_status(&error(&raw("GET * HTTP/1.1", &BASE)), 400);
 }
 
+// HS-S-01, HS-S-03 to HS-S-07: each header the handshake requires, when missing, is named by
+// the error, which answers 400, except a missing Sec-WebSocket-Version: 426 with the version
+// we speak (section 4.2.2).
+#[test]
+fn hs_s_01_missing_required_header_is_400_but_version_426() {
+    for line in BASE {
+        let name = line.split(':').next().unwrap();
+        let e = error(&base_without(name, &[]));
+        assert_eq!(e, HandshakeError::MissingHeader(name));
+        assert_eq!(e.header(), Some(name));
+        let status = if name == "Sec-WebSocket-Version" {
+            426
+        } else {
+            400
+        };
+        assert_status(&e, status);
+        let resp = String::from_utf8(e.response().unwrap()).unwrap();
+        assert_eq!(
+            resp.contains("Sec-WebSocket-Version: 13\r\n"),
+            status == 426,
+            "{resp}"
+        );
+    }
+}
+
 // HS-S-03
 #[test]
 fn hs_s_03_host_exactly_once() {
@@ -222,6 +247,7 @@ fn hs_s_05_connection_token_list_merged() {
 fn hs_s_06_key_once_and_16_bytes() {
     let key = |lines: &[&str]| error(&base_without("Sec-WebSocket-Key", lines));
     assert_eq!(key(&[]), HandshakeError::MissingHeader("Sec-WebSocket-Key"));
+    assert_status(&key(&[]), 400);
     for bad in [
         "AQIDBAUGBwgJCgsMDQ4PEBE=",
         "@@@",
@@ -272,6 +298,7 @@ fn hs_s_07_version_13_or_426() {
         }
     );
     assert_status(&v8, 426);
+    assert_eq!(v8.header(), Some("Sec-WebSocket-Version"));
     let resp = String::from_utf8(v8.response().unwrap()).unwrap();
     assert!(resp.contains("\r\nSec-WebSocket-Version: 13\r\n"));
     let missing = error(&base_without("Sec-WebSocket-Version", &[]));
@@ -302,6 +329,7 @@ fn hs_s_08_origin_hook_403() {
         }
     );
     assert_status(&e, 403);
+    assert_eq!(e.header(), Some("Origin"));
     let good = base_without("Origin", &["Origin: https://a"]);
     assert!(matches!(
         parse_with(config.clone(), &good),
@@ -354,6 +382,37 @@ fn hs_s_10_application_answers_401() {
     let redirect = r.reject(307, &[("Location", "/elsewhere")], b"").unwrap();
     assert!(redirect.starts_with(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /elsewhere\r\n"));
     assert!(r.reject(101, &[], b"").is_err());
+}
+
+// HS-S-10: a rejection's status line carries the standard reason phrase (RFC 9110 section 15)
+// for the statuses a server answers an upgrade or a plain request with; other statuses get an
+// empty phrase, which HTTP/1.1 allows.
+#[test]
+fn hs_s_10_reject_status_lines_carry_the_reason_phrase() {
+    for (status, phrase) in [
+        (200, "OK"),
+        (301, "Moved Permanently"),
+        (302, "Found"),
+        (303, "See Other"),
+        (307, "Temporary Redirect"),
+        (308, "Permanent Redirect"),
+        (400, "Bad Request"),
+        (401, "Unauthorized"),
+        (403, "Forbidden"),
+        (404, "Not Found"),
+        (405, "Method Not Allowed"),
+        (426, "Upgrade Required"),
+        (429, "Too Many Requests"),
+        (431, "Request Header Fields Too Large"),
+        (500, "Internal Server Error"),
+        (503, "Service Unavailable"),
+        (418, ""),
+        (599, ""),
+    ] {
+        let resp = rfc6455::handshake::reject_response(status, &[], b"").unwrap();
+        let expected = format!("HTTP/1.1 {status} {phrase}\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(String::from_utf8(resp).unwrap(), expected);
+    }
 }
 
 // HS-S-11
@@ -780,4 +839,52 @@ mod http_feature {
         *h2.version_mut() = http::Version::HTTP_2;
         assert!(Request::from_http(&h2).is_err());
     }
+}
+
+// HS-S-11: the parsed header fields as the application sees them: every field in the order
+// received with its name's case kept, the count, equality (same fields in the same order),
+// and a Debug listing of the fields.
+#[test]
+fn hs_s_11_headers_in_order_count_equality_debug() {
+    let r = upgrade(&raw(
+        "GET / HTTP/1.1",
+        &[&BASE[..], &["X-Custom:  a b ", "x-custom: c"]].concat(),
+    ));
+    let headers = r.headers();
+    let fields: Vec<(&str, &[u8])> = headers.iter().collect();
+    assert_eq!(fields.len(), 7);
+    assert_eq!(headers.len(), 7);
+    assert!(!headers.is_empty());
+    assert_eq!(fields[0], ("Host", &b"h"[..]));
+    assert_eq!(fields[5], ("X-Custom", &b"a b"[..]));
+    assert_eq!(fields[6], ("x-custom", &b"c"[..]));
+
+    let mut built = Headers::new();
+    assert!(built.is_empty());
+    assert_eq!((built.len(), built.iter().count()), (0, 0));
+    for (name, value) in &fields {
+        built.push(*name, value);
+    }
+    assert_eq!(&built, headers);
+    let mut longer = built.clone();
+    longer.push("X-More", "1");
+    assert_ne!(&longer, headers, "a field more");
+    assert_ne!(headers, &longer, "a field fewer");
+    let mut other_value = Headers::new();
+    let mut other_order = Headers::new();
+    for (i, (name, value)) in fields.iter().enumerate() {
+        other_value.push(*name, if i == 6 { &b"d"[..] } else { value });
+        let (name, value) = fields[(i + 1) % fields.len()];
+        other_order.push(name, value);
+    }
+    assert_ne!(&other_value, headers, "another value");
+    assert_ne!(&other_order, headers, "another order");
+
+    let mut two = Headers::new();
+    two.push("Host", "h");
+    two.push("X-Bytes", [b'a', 0xff]);
+    assert_eq!(
+        format!("{two:?}"),
+        "[(\"Host\", \"h\"), (\"X-Bytes\", \"a\u{fffd}\")]"
+    );
 }
