@@ -435,6 +435,41 @@ fn hs_s_11_case_insensitive_names_trimmed_values_unknown_ignored() {
     assert!(!accept_default(&r).contains("X-Foo"));
 }
 
+// HS-S-11: unknown fields are ignored, also those whose names are as long as a field the
+// handshake reads (the parser picks candidates by length): none is taken for Host, Origin,
+// Upgrade, Connection, Content-Length, Sec-WebSocket-Key, Transfer-Encoding,
+// Sec-WebSocket-Version, -Protocol or -Extensions.
+#[test]
+fn hs_s_11_unknown_fields_as_long_as_known_ones_are_ignored() {
+    const LOOKALIKES: [&str; 8] = [
+        "Date: h2",                                    // 4, Host
+        "Pragma: https://x",                           // 6, Origin
+        "Referer: websocket",                          // 7, Upgrade
+        "Keep-Alive: upgrade",                         // 10, Connection
+        "Accept-Charset: 5",                           // 14, Content-Length
+        "If-Modified-Since: AQIDBAUGBwgJCgsMDQ4PEA==", // 17, Key, Transfer-Encoding
+        "X-Forwarded-Client-Ip: 13",                   // 21, Version
+        "Access-Control-Max-Age: x y",                 // 22, Protocol
+    ];
+    let mut headers = LOOKALIKES.to_vec();
+    headers.push("X-Forwarded-Client-Certs: x;;"); // 24, Extensions
+    headers.extend(BASE);
+    let r = upgrade(&raw("GET / HTTP/1.1", &headers));
+    assert_eq!(r.host(), "h");
+    assert_eq!(r.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+    assert_eq!(r.origin(), None);
+    assert!(r.subprotocols().is_empty());
+    assert!(r.extensions().is_empty());
+    // Without the upgrade's own fields the request is plain HTTP, whatever its other fields
+    // say.
+    let mut plain = vec!["Host: h"];
+    plain.extend(LOOKALIKES);
+    let Ok(ServerStatus::NotUpgrade(req)) = parse(&raw("GET / HTTP/1.1", &plain)) else {
+        panic!("not plain HTTP")
+    };
+    assert!(!req.is_websocket_upgrade());
+}
+
 // HS-S-12: caps (431) and linear work on a 64 KiB header flood fed one byte at a time.
 #[test]
 fn hs_s_12_header_flood_byte_by_byte_is_linear_and_431() {
@@ -509,6 +544,20 @@ fn hs_s_12_caps_are_configurable() {
         HandshakeError::HeadTooLarge { limit: 64 }
     );
     assert!(matches!(parse(&data), Ok(ServerStatus::Upgrade(_))));
+    // A cap above the default: 150 fields are taken whole, one more field is refused.
+    let many: Vec<String> = (0..145).map(|i| format!("X-{i}: v")).collect();
+    let mut headers: Vec<&str> = BASE.to_vec();
+    headers.extend(many.iter().map(String::as_str));
+    let large = ServerConfig::default().with_max_headers(150);
+    assert_eq!(RequestParser::new(large.clone()).config().max_headers, 150);
+    let r = match parse_with(large.clone(), &raw("GET / HTTP/1.1", &headers)) {
+        Ok(ServerStatus::Upgrade(r)) => r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(r.headers().len(), 150);
+    headers.push("X-Last: v");
+    let over = parse_with(large, &raw("GET / HTTP/1.1", &headers)).unwrap_err();
+    assert_eq!(over, HandshakeError::TooManyHeaders { limit: 150 });
     // Incomplete input is never an error.
     for n in 0..data.len() {
         assert_eq!(whole(&data[..n]).0, Ok(ServerStatus::Partial), "{n}");
@@ -711,7 +760,21 @@ fn plain_http_request_is_not_an_error() {
         panic!("{status:?}")
     };
     assert_eq!((req.method(), req.target()), ("GET", "/index.html"));
+    assert_eq!(req.minor_version(), 1);
+    assert_eq!(req.headers().get_str("host"), Some("localhost:8080"));
     assert!(!req.is_websocket_upgrade());
+    let debug = format!("{req:?}");
+    for part in [
+        "Request { method: \"GET\", target: \"/index.html\", minor_version: 1,",
+        "(\"Host\", \"localhost:8080\")",
+    ] {
+        assert!(debug.contains(part), "{debug}");
+    }
+    let old = raw("GET / HTTP/1.0", &["Host: h"]);
+    let Ok(ServerStatus::NotUpgrade(req)) = parse(&old) else {
+        panic!()
+    };
+    assert_eq!(req.minor_version(), 0);
     assert!(rest.is_empty());
     // A POST with a body on the same port: the body stays in the caller's buffer, and the
     // parser continues with the next request on the connection.
