@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use rfc6455::Role;
 use rfc6455::frame::{DecoderConfig, FrameDecoder, OpCode};
 use rfc6455::handshake::{
-    AcceptOptions, Extension, HandshakeError, Headers, OriginPolicy, RequestParser, ServerConfig,
-    ServerStatus, UpgradeRequest,
+    AcceptOptions, Extension, HandshakeError, Headers, OriginPolicy, Request, RequestParser,
+    ServerConfig, ServerStatus, UpgradeRequest,
 };
 
 const CHROMIUM: &[u8] = include_bytes!("fixtures/chromium.http");
@@ -189,6 +189,30 @@ fn hs_s_01_missing_required_header_is_400_but_version_426() {
             "{resp}"
         );
     }
+}
+
+// HS-S-01, HS-S-04: a request with any one sign of an upgrade (Upgrade listing websocket,
+// a Sec-WebSocket-Key, a Sec-WebSocket-Version) is an upgrade attempt, validated and refused
+// with 400 when incomplete, never passed on as plain HTTP.
+#[test]
+fn hs_s_01_any_sign_of_an_upgrade_makes_an_attempt() {
+    for (sign, missing) in [
+        ("Upgrade: websocket", "Connection"),
+        ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Upgrade"),
+        ("Sec-WebSocket-Version: 13", "Upgrade"),
+    ] {
+        let e = error(&raw("GET / HTTP/1.1", &["Host: h", sign]));
+        assert_eq!(e, HandshakeError::MissingHeader(missing), "{sign}");
+        assert_status(&e, 400);
+        let mut headers = Headers::new();
+        let (name, value) = sign.split_once(": ").unwrap();
+        headers.push(name, value);
+        assert!(
+            Request::new("GET", "/", 1, headers).is_websocket_upgrade(),
+            "{sign}"
+        );
+    }
+    assert!(!Request::new("GET", "/", 1, Headers::new()).is_websocket_upgrade());
 }
 
 // HS-S-03
@@ -751,6 +775,22 @@ fn hs_x_03_upgrade_with_a_body_is_refused() {
     let te = error(&base_without("X", &["Transfer-Encoding: chunked"]));
     assert_status(&te, 400);
     upgrade(&base_without("X", &["Content-Length: 0"]));
+    upgrade(&base_without("X", &["Content-Length: 00"]));
+    // A length that is not a decimal number (empty, letters, signs) is malformed, not a body.
+    for bad in [
+        "Content-Length:",
+        "Content-Length: abc",
+        "Content-Length: -0",
+        "Content-Length: 0x",
+    ] {
+        let e = error(&base_without("X", &[bad]));
+        assert!(
+            matches!(e, HandshakeError::InvalidHeader { .. }),
+            "{bad}: {e:?}"
+        );
+        assert_eq!(e.header(), Some("Content-Length"), "{bad}");
+        assert_status(&e, 400);
+    }
 }
 
 #[test]
@@ -950,4 +990,34 @@ fn hs_s_11_headers_in_order_count_equality_debug() {
         format!("{two:?}"),
         "[(\"Host\", \"h\"), (\"X-Bytes\", \"a\u{fffd}\")]"
     );
+}
+
+// HS-S-11: two upgrade requests are equal exactly when their heads are, and Debug shows what
+// the application decides on (resource, host, key, origin, offers).
+#[test]
+fn upgrade_request_equality_and_debug() {
+    let a = upgrade(&raw("GET /a HTTP/1.1", &BASE));
+    let same = upgrade(&raw("GET /a HTTP/1.1", &BASE));
+    let other_path = upgrade(&raw("GET /b HTTP/1.1", &BASE));
+    let other_host = upgrade(&base_without("Host", &["Host: g"]));
+    assert_eq!(a, same);
+    assert_ne!(a, other_path);
+    assert_ne!(upgrade(&raw("GET /chat HTTP/1.1", &BASE)), other_host);
+    let r = upgrade(&base_without(
+        "Origin",
+        &[
+            "Origin: https://o",
+            "Sec-WebSocket-Protocol: chat",
+            "Sec-WebSocket-Extensions: x-ext; p=1",
+        ],
+    ));
+    let debug = format!("{r:?}");
+    for part in [
+        "UpgradeRequest { request: Request { method: \"GET\", target: \"/chat\"",
+        "resource: \"/chat\", host: \"h\", key: \"dGhlIHNhbXBsZSBub25jZQ==\"",
+        "origin: Some(\"https://o\"), subprotocols: [\"chat\"], extensions: [",
+        "x-ext",
+    ] {
+        assert!(debug.contains(part), "{part} not in {debug}");
+    }
 }
