@@ -127,6 +127,9 @@ fn hs_c_01_invalid_targets_produce_nothing() {
         "h/chat",
         "ws://",
         "ws://h:99999/",
+        "ws://h:0/",
+        "ws://h:+80/",
+        "ws://h:8o/",
         "ws://user@h/",
     ] {
         assert!(
@@ -138,13 +141,9 @@ fn hs_c_01_invalid_targets_produce_nothing() {
     assert!(hs.target().is_secure());
     assert_eq!(hs.target().port(), 443);
     assert!(hs.request().starts_with(b"GET / HTTP/1.1\r\nHost: h\r\n"));
-    assert_eq!(
-        ClientHandshake::new("Ws://h", ClientConfig::default())
-            .unwrap()
-            .target()
-            .port(),
-        80
-    );
+    let plain = ClientHandshake::new("Ws://h", ClientConfig::default()).unwrap();
+    assert_eq!(plain.target().port(), 80);
+    assert!(!plain.target().is_secure());
 }
 
 // HS-C-02, HS-C-03
@@ -281,6 +280,12 @@ fn hs_v_01_non_101_is_returned_with_status_and_headers() {
         panic!()
     };
     assert_eq!((resp.status(), resp.reason()), (403, "Forbidden"));
+    assert_eq!(resp.minor_version(), 1);
+    let data = raw(&["HTTP/1.0 403 Forbidden", "Content-Length: 0"]);
+    let Ok(ClientStatus::Rejected(resp)) = run(&ClientConfig::default(), &data) else {
+        panic!("an HTTP/1.0 refusal is a refusal")
+    };
+    assert_eq!((resp.status(), resp.minor_version()), (403, 0));
     assert_eq!(resp.headers().get_str("content-length"), Some("0"));
     let data = raw(&["HTTP/1.1 302 Found", "Location: ws://other/"]);
     let Ok(ClientStatus::Rejected(resp)) = run(&ClientConfig::default(), &data) else {
@@ -456,7 +461,13 @@ fn hs_v_06_subprotocol_offered_single_once() {
         &two,
         &response_101(&["Sec-WebSocket-Protocol: chat, superchat"]),
     );
-    assert_eq!(e.header(), Some("Sec-WebSocket-Protocol"));
+    assert_eq!(
+        e,
+        HandshakeError::InvalidHeader {
+            name: "Sec-WebSocket-Protocol",
+            reason: "is not a single token"
+        }
+    );
     let e = failed(
         &two,
         &response_101(&[
@@ -557,7 +568,20 @@ fn sec_04_response_head_cap() {
             }
         }
     }
+    // Linear: every byte up to the blank line scanned, each about once.
+    assert!(hs.bytes_scanned() >= data.len() as u64 - 4);
     assert!(hs.bytes_scanned() <= 3 * data.len() as u64);
+
+    // The cap is on what arrived: a head still incomplete at exactly the cap waits for
+    // more; one byte past it fails.
+    let mut hs = client(ClientConfig::default().with_max_head_size(64));
+    let mut buf = BytesMut::from(&data[..64]);
+    assert_eq!(hs.feed(&mut buf), Ok(ClientStatus::Partial));
+    buf.extend_from_slice(&data[64..65]);
+    assert_eq!(
+        hs.feed(&mut buf),
+        Err(HandshakeError::HeadTooLarge { limit: 64 })
+    );
 }
 
 /// Client and server of this crate agree, with negotiation on both sides.

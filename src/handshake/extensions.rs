@@ -317,6 +317,11 @@ mod tests {
             None
         );
         assert_eq!(list[1], Extension::new("x-foo").unwrap());
+        let names: Vec<&str> = list[0].params().iter().map(ExtensionParam::name).collect();
+        assert_eq!(
+            names,
+            ["client_max_window_bits", "server_no_context_takeover"]
+        );
         // Escapes are undone before the token check.
         let list = parse("a; b=\"1\\0\"").unwrap();
         assert_eq!(list[0].params()[0].value(), Some("10"));
