@@ -685,5 +685,29 @@ mod http_feature {
             panic!()
         };
         assert_eq!(r.status(), 403);
+
+        // HS-V-07: HTTP/1.0 is a version this handshake knows: a refusal over it is a
+        // refusal, a 101 over it fails as it does from bytes (not as an HTTP/2 response).
+        let mut hs = client(ClientConfig::default());
+        let mut old_denied = http::Response::builder().status(403).body(()).unwrap();
+        *old_denied.version_mut() = http::Version::HTTP_10;
+        let Ok(ClientStatus::Rejected(r)) = hs.finish_http(&old_denied) else {
+            panic!()
+        };
+        assert_eq!((r.status(), r.minor_version()), (403, 0));
+        let mut old_101 = resp.clone();
+        *old_101.version_mut() = http::Version::HTTP_10;
+        let mut hs = client(ClientConfig::default().with_subprotocol("chat"));
+        assert_eq!(
+            hs.finish_http(&old_101),
+            Err(HandshakeError::HttpVersion { minor: 0 })
+        );
+        let mut h2 = resp;
+        *h2.version_mut() = http::Version::HTTP_2;
+        let mut hs = client(ClientConfig::default().with_subprotocol("chat"));
+        assert!(matches!(
+            hs.finish_http(&h2),
+            Err(HandshakeError::MalformedHttp { .. })
+        ));
     }
 }

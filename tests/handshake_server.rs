@@ -354,6 +354,14 @@ fn hs_s_08_origin_hook_403() {
     );
     assert_status(&e, 403);
     assert_eq!(e.header(), Some("Origin"));
+    // The policy shows in a configuration's Debug (a custom hook only by name).
+    assert_eq!(
+        format!("{:?}", OriginPolicy::allow_list(["https://a"])),
+        "AllowList { origins: [\"https://a\"], allow_missing: true }"
+    );
+    assert_eq!(format!("{:?}", OriginPolicy::Any), "Any");
+    let custom = OriginPolicy::Custom(std::sync::Arc::new(|o| o.is_none()));
+    assert_eq!(format!("{custom:?}"), "Custom(..)");
     let good = base_without("Origin", &["Origin: https://a"]);
     assert!(matches!(
         parse_with(config.clone(), &good),
@@ -938,9 +946,21 @@ mod http_feature {
             .into_upgrade(&OriginPolicy::Any)
             .unwrap_err();
         assert_eq!(e.status(), Some(426));
+        // HS-S-02: an HTTP/1.0 request is a request (a plain one is served as usual); as an
+        // upgrade it fails with 400, as it does from bytes. HTTP/2 is refused outright.
+        let mut old = req.clone();
+        *old.version_mut() = http::Version::HTTP_10;
+        let parsed = Request::from_http(&old).unwrap();
+        assert_eq!(parsed.minor_version(), 0);
+        let e = parsed.into_upgrade(&OriginPolicy::Any).unwrap_err();
+        assert_eq!(e, HandshakeError::HttpVersion { minor: 0 });
+        assert_status(&e, 400);
         let mut h2 = req;
         *h2.version_mut() = http::Version::HTTP_2;
-        assert!(Request::from_http(&h2).is_err());
+        assert!(matches!(
+            Request::from_http(&h2),
+            Err(HandshakeError::MalformedHttp { .. })
+        ));
     }
 }
 
