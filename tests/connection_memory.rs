@@ -364,6 +364,32 @@ fn heap_capacity_counts_every_buffer() {
         (8 * bytes..=64 + 32 * bytes).contains(&owed),
         "8 owed pongs take {owed} B"
     );
+
+    // Unwritten output: small frames coalesced into one buffer count with its capacity;
+    // large server payloads queued by reference count as their queue entries, not their
+    // bytes (those are the caller's).
+    let mut c = conn(role, Config::default());
+    for i in 0..100u8 {
+        c.send_binary(vec![i; 16]).unwrap();
+    }
+    let wire = c.buffered_amount();
+    assert_eq!(wire, 100 * 18);
+    let held = c.heap_capacity();
+    assert!(
+        (wire..=4 * wire).contains(&held),
+        "{wire} B coalesced in {held} B"
+    );
+    let mut c = conn(role, Config::default());
+    let payload = bytes::Bytes::from(vec![7; 20_000]);
+    for _ in 0..10 {
+        c.send_binary(payload.clone()).unwrap();
+    }
+    assert_eq!(c.buffered_amount(), 10 * 20_004);
+    let held = c.heap_capacity();
+    assert!(
+        (10 * bytes..20_000).contains(&held),
+        "10 payloads by reference: {held} B"
+    );
 }
 
 // SEC-12's other side (a performance property, no checklist requirement of its own): a
