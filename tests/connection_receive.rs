@@ -370,6 +370,70 @@ fn streaming_receive_text_on_char_boundaries() {
     }
 }
 
+// FR-20, FR-24: in streaming mode an empty non-final frame, or one whose bytes are all the
+// start of a code point held for the next frame, makes no event: no empty chunk reaches the
+// application before the last one. An empty final frame still ends the message, with an
+// empty final chunk. Whatever the split, the chunks join to the message.
+#[test]
+fn streaming_receive_no_empty_chunks_but_an_empty_final_frame_ends_the_message() {
+    let mut config = Config::default();
+    config.receive_mode = ReceiveMode::Streaming;
+    let euro = "€".as_bytes();
+    let euro_end = [euro[2], b'!'];
+    let cases: [(OpCode, Vec<&[u8]>); 2] = [
+        (OpCode::Text, vec![b"ab", b"", &euro[..2], &euro_end, b""]),
+        (OpCode::Binary, vec![b"ab", b"", b"cd", b""]),
+    ];
+    for role in ROLES {
+        for (opcode, pieces) in &cases {
+            let input = fragments_to(role, *opcode, pieces);
+            for split in SPLITS {
+                let mut c = conn(role, config.clone());
+                let got = feed_conn(&mut c, &input, split, false);
+                assert_eq!(got.error, None);
+                let chunks: Vec<(Vec<u8>, bool, bool)> = got
+                    .events
+                    .iter()
+                    .map(|e| match e {
+                        Event::TextChunk {
+                            data,
+                            frame_fin,
+                            fin,
+                        } => (data.as_bytes().to_vec(), *frame_fin, *fin),
+                        Event::BinaryChunk {
+                            data,
+                            frame_fin,
+                            fin,
+                        } => (data.to_vec(), *frame_fin, *fin),
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+                let what = format!("{role:?} {opcode:?} {split:?}: {chunks:?}");
+                let (last, before) = chunks.split_last().expect("no events");
+                assert!(
+                    before.iter().all(|(data, _, fin)| !data.is_empty() && !fin),
+                    "{what}"
+                );
+                assert_eq!((last.1, last.2), (true, true), "{what}");
+                assert_eq!(
+                    chunks.iter().flat_map(|c| c.0.clone()).collect::<Vec<u8>>(),
+                    pieces.concat(),
+                    "{what}"
+                );
+                if matches!(split, Split::Whole) {
+                    let expected: Vec<&[u8]> = if *opcode == OpCode::Text {
+                        vec![b"ab", "€!".as_bytes(), b""]
+                    } else {
+                        vec![b"ab", b"cd", b""]
+                    };
+                    let data: Vec<&[u8]> = chunks.iter().map(|c| &c.0[..]).collect();
+                    assert_eq!(data, expected, "{what}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn streaming_receive_delivers_partial_frames_and_fails_fast() {
     let mut config = Config::default();
