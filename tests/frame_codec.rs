@@ -897,3 +897,25 @@ fn encode_header_unmasked_writes_the_whole_frames_header() {
         assert_eq!(header[..], whole[..whole.len() - len], "{len}");
     }
 }
+
+// FR-01, FR-04: the opcode table: the six defined values round-trip through their wire
+// value, every reserved one (3-7, 11-15) is refused, and each defined opcode is exactly one of
+// data (0-2) and control (8-10). The role helpers name the two ends.
+#[test]
+fn fr04_fr14_opcode_table_and_roles() {
+    let mut defined = 0;
+    for value in 0u8..16 {
+        match OpCode::from_u8(value) {
+            Some(opcode) => {
+                defined += 1;
+                assert_eq!(opcode.as_u8(), value);
+                assert_eq!(opcode.is_data(), value <= 2, "{opcode:?}");
+                assert_eq!(opcode.is_control(), value >= 8, "{opcode:?}");
+            }
+            None => assert!((3..=7).contains(&value) || value >= 11, "{value}"),
+        }
+    }
+    assert_eq!(defined, 6);
+    assert!(Role::Client.is_client() && !Role::Client.is_server());
+    assert!(Role::Server.is_server() && !Role::Server.is_client());
+}
