@@ -174,15 +174,30 @@ fn fr28_fr29_every_ping_answered() {
     }
 }
 
+/// A server owing at most 3 pongs, with a 10-byte message in its output not yet written, so
+/// that pongs stay owed rather than being moved into the output.
+fn server_with_unwritten_output() -> rfc6455::Connection {
+    let mut config = Config::default();
+    config.limits.max_pending_pongs = 3;
+    let mut c = conn(Role::Server, config);
+    c.send_binary(vec![0u8; 10]).unwrap();
+    c
+}
+
+/// The first payload byte of each Pong among `frames`, in order.
+fn pong_ids(frames: &[(bool, u8, OpCode, Bytes)]) -> Vec<u8> {
+    frames
+        .iter()
+        .filter(|f| f.2 == OpCode::Pong)
+        .map(|f| f.3[0])
+        .collect()
+}
+
 // FR-29, SEC-12: past the pending-pong cap, the oldest owed pongs are dropped; the newest
 // ping is always answered.
 #[test]
 fn fr29_pending_pong_queue_is_bounded() {
-    let mut config = Config::default();
-    config.limits.max_pending_pongs = 3;
-    let mut c = conn(Role::Server, config);
-    // Keep the output non-empty so pongs stay queued rather than being flushed.
-    c.send_binary(vec![0u8; 10]).unwrap();
+    let mut c = server_with_unwritten_output();
     let input: Vec<u8> = (0..10u8)
         .flat_map(|i| frame_to(Role::Server, true, OpCode::Ping, &[i]))
         .collect();
@@ -190,12 +205,10 @@ fn fr29_pending_pong_queue_is_bounded() {
     c.handle_input(t0(), &mut buf).unwrap();
     let mut out = Outcome::default();
     drain(&mut c, &mut out);
-    let pongs: Vec<u8> = frames_from(Role::Server, &out.wire)
-        .into_iter()
-        .filter(|f| f.2 == OpCode::Pong)
-        .map(|f| f.3[0])
-        .collect();
-    assert_eq!(pongs, vec![7, 8, 9]);
+    assert_eq!(
+        pong_ids(&frames_from(Role::Server, &out.wire)),
+        vec![7, 8, 9]
+    );
 }
 
 // FR-29, SEC-12: a peer that floods pings and does not read our output. Each time the
@@ -205,10 +218,7 @@ fn fr29_pending_pong_queue_is_bounded() {
 // takes the output, the newest pongs follow it.
 #[test]
 fn fr29_pongs_wait_while_the_output_is_not_written() {
-    let mut config = Config::default();
-    config.limits.max_pending_pongs = 3;
-    let mut c = conn(Role::Server, config);
-    c.send_binary(vec![0u8; 10]).unwrap();
+    let mut c = server_with_unwritten_output();
     let owed = c.buffered_amount();
     for i in 0..100u8 {
         let mut buf = bytes::BytesMut::from(&frame_to(Role::Server, true, OpCode::Ping, &[i])[..]);
@@ -226,13 +236,8 @@ fn fr29_pongs_wait_while_the_output_is_not_written() {
     let mut out = Outcome::default();
     drain(&mut c, &mut out);
     let frames = frames_from(Role::Server, &out.wire);
-    let pongs: Vec<u8> = frames
-        .iter()
-        .filter(|f| f.2 == OpCode::Pong)
-        .map(|f| f.3[0])
-        .collect();
     assert_eq!(frames[0].2, OpCode::Binary);
-    assert_eq!(pongs, vec![97, 98, 99]);
+    assert_eq!(pong_ids(&frames), vec![97, 98, 99]);
 }
 
 // FR-30: unsolicited pongs are reported and never answered (Autobahn 2.7-2.9).

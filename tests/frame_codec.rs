@@ -902,7 +902,7 @@ fn encode_header_unmasked_writes_the_whole_frames_header() {
 // value, every reserved one (3-7, 11-15) is refused, and each defined opcode is exactly one of
 // data (0-2) and control (8-10). The role helpers name the two ends.
 #[test]
-fn fr04_fr14_opcode_table_and_roles() {
+fn fr01_fr04_opcode_table_and_roles() {
     let mut defined = 0;
     for value in 0u8..16 {
         match OpCode::from_u8(value) {
