@@ -572,15 +572,38 @@ fn sec_04_response_head_cap() {
     assert!(hs.bytes_scanned() >= data.len() as u64 - 4);
     assert!(hs.bytes_scanned() <= 3 * data.len() as u64);
 
-    // The cap is on what arrived: a head still incomplete at exactly the cap waits for
-    // more; one byte past it fails.
+    // The cap is on what arrived: a head still incomplete one byte short of the cap waits
+    // for more; at the cap without its end no head that fits can follow, so it fails then.
     let mut hs = client(ClientConfig::default().with_max_head_size(64));
-    let mut buf = BytesMut::from(&data[..64]);
+    let mut buf = BytesMut::from(&data[..63]);
     assert_eq!(hs.feed(&mut buf), Ok(ClientStatus::Partial));
-    buf.extend_from_slice(&data[64..65]);
+    buf.extend_from_slice(&data[63..64]);
     assert_eq!(
         hs.feed(&mut buf),
         Err(HandshakeError::HeadTooLarge { limit: 64 })
+    );
+    // A 101 of exactly the cap, blank line included, is accepted, frames after it or not.
+    let ok = response_101(&[]);
+    for after in [&[][..], &[0x82, 0x00]] {
+        let mut hs = client(ClientConfig::default().with_max_head_size(ok.len()));
+        let mut buf = BytesMut::from(&ok[..]);
+        buf.extend_from_slice(after);
+        let status = hs.feed(&mut buf);
+        assert!(
+            matches!(status, Ok(ClientStatus::Accepted(_))),
+            "{status:?}"
+        );
+        assert_eq!(&buf[..], after);
+    }
+    let mut hs = client(ClientConfig::default().with_max_head_size(0));
+    assert_eq!(hs.feed(&mut BytesMut::new()), Ok(ClientStatus::Partial));
+    let mut hs = client(ClientConfig::default().with_max_head_size(ok.len() - 1));
+    let mut buf = BytesMut::from(&ok[..]);
+    assert_eq!(
+        hs.feed(&mut buf),
+        Err(HandshakeError::HeadTooLarge {
+            limit: ok.len() - 1
+        })
     );
 }
 

@@ -525,9 +525,8 @@ fn hs_s_12_header_flood_byte_by_byte_is_linear_and_431() {
     let (fed, result) = result.expect("the cap must trip before the flood ends");
     let limit = rfc6455::handshake::DEFAULT_MAX_HEAD_SIZE;
     assert_eq!(
-        fed,
-        limit + 1,
-        "fails as soon as the cap is passed, without buffering more"
+        fed, limit,
+        "fails as soon as the cap is reached without the head's end, without buffering more"
     );
     let e = result.unwrap_err();
     assert_eq!(e, HandshakeError::HeadTooLarge { limit });
@@ -594,6 +593,53 @@ fn hs_s_12_caps_are_configurable() {
     for n in 0..data.len() {
         assert_eq!(whole(&data[..n]).0, Ok(ServerStatus::Partial), "{n}");
     }
+}
+
+// HS-S-12, SEC-04: the cap counts the head's bytes, blank line included. A head of exactly
+// `max_head_size` bytes is accepted, whatever follows it in the same read; once that many
+// bytes have arrived without the head's end, it fails at once (431), in every split.
+#[test]
+fn hs_s_12_head_at_the_cap() {
+    let head = raw("GET /chat HTTP/1.1", &BASE);
+    let fits = ServerConfig::default().with_max_head_size(head.len());
+    assert!(matches!(
+        parse_with(fits.clone(), &head),
+        Ok(ServerStatus::Upgrade(_))
+    ));
+    // Frames sent early after the head stay in the buffer, and do not count.
+    let mut with_frame = head.clone();
+    with_frame.extend_from_slice(&[0x81, 0x80, 1, 2, 3, 4]);
+    let mut buf = BytesMut::from(&with_frame[..]);
+    let status = RequestParser::new(fits).feed(&mut buf);
+    assert!(matches!(status, Ok(ServerStatus::Upgrade(_))), "{status:?}");
+    assert_eq!(&buf[..], &[0x81, 0x80, 1, 2, 3, 4]);
+
+    let short = ServerConfig::default().with_max_head_size(head.len() - 1);
+    let limit = head.len() - 1;
+    assert_eq!(
+        parse_with(short.clone(), &head),
+        Err(HandshakeError::HeadTooLarge { limit })
+    );
+    // Fed byte by byte, it fails on the byte that reaches the cap, not on the one after.
+    let mut parser = RequestParser::new(short);
+    let mut buf = BytesMut::new();
+    for (i, &b) in head.iter().enumerate() {
+        buf.extend_from_slice(&[b]);
+        let status = parser.feed(&mut buf);
+        if i + 1 < limit {
+            assert_eq!(status, Ok(ServerStatus::Partial), "{i}");
+        } else {
+            assert_eq!(status, Err(HandshakeError::HeadTooLarge { limit }), "{i}");
+            break;
+        }
+    }
+    // Even a zero cap waits while nothing has arrived, and fails on the first byte.
+    let mut parser = RequestParser::new(ServerConfig::default().with_max_head_size(0));
+    assert_eq!(parser.parse(b""), Ok((ServerStatus::Partial, 0)));
+    assert_eq!(
+        parser.parse(b"G"),
+        Err(HandshakeError::HeadTooLarge { limit: 0 })
+    );
 }
 
 // HS-N-01

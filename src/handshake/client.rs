@@ -147,7 +147,9 @@ pub struct ClientConfig {
     pub extensions: Vec<Extension>,
     /// Extra header fields for the request (`Authorization`, `Cookie`, ...).
     pub headers: Vec<(String, String)>,
-    /// The largest response head accepted, in bytes. Default: [`DEFAULT_MAX_HEAD_SIZE`].
+    /// The largest response head accepted, in bytes, blank line included. Default:
+    /// [`DEFAULT_MAX_HEAD_SIZE`]. A larger head fails as soon as this many bytes have arrived
+    /// without its end.
     pub max_head_size: usize,
     /// The most response header fields accepted. Default: [`DEFAULT_MAX_HEADERS`].
     pub max_headers: usize,
@@ -378,7 +380,8 @@ impl ClientHandshake {
         let max = self.config.max_head_size;
         let window = &buf[..buf.len().min(max)];
         let Some(end) = find_head_end(window, &mut self.scanned, &mut self.bytes_scanned) else {
-            if buf.len() > max {
+            // No end within the first `max` bytes: no head that fits can follow.
+            if !buf.is_empty() && buf.len() >= max {
                 return Err(HandshakeError::HeadTooLarge { limit: max });
             }
             return Ok(ClientStatus::Partial);

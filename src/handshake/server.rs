@@ -22,8 +22,8 @@ use super::{
 #[non_exhaustive]
 pub struct ServerConfig {
     /// The largest request head accepted, in bytes, blank line included. Default:
-    /// [`DEFAULT_MAX_HEAD_SIZE`] (16 KiB). Larger heads fail with 431 as soon as the cap is
-    /// passed, without waiting for the rest.
+    /// [`DEFAULT_MAX_HEAD_SIZE`] (16 KiB). A larger head fails with 431 as soon as this many
+    /// bytes have arrived without its end, without waiting for the rest.
     pub max_head_size: usize,
     /// The most header fields accepted. Default: [`DEFAULT_MAX_HEADERS`] (64). More fail
     /// with 431.
@@ -234,7 +234,8 @@ impl RequestParser {
             None => {
                 let Some(end) = find_head_end(window, &mut self.scanned, &mut self.bytes_scanned)
                 else {
-                    if buf.len() > max {
+                    // No end within the first `max` bytes: no head that fits can follow.
+                    if !buf.is_empty() && buf.len() >= max {
                         return Err(HandshakeError::HeadTooLarge { limit: max });
                     }
                     return Ok((ServerStatus::Partial, 0));
