@@ -9,7 +9,8 @@
  *
  * MODE: 0 copy only; 1 copy, then unmask front to back (AVX-512); 2 copy, then unmask back to
  * front; 3 copy with AVX-512 stores instead of glibc's memcpy, then unmask; 4 copy, then
- * ~1 us of arithmetic; 5 copy, then unmask another 64 KiB buffer that stays in cache.
+ * ~1 us of arithmetic; 5 copy, then unmask another 64 KiB buffer that stays in cache; 6 and
+ * 7 read the frame in 16 KiB or 8 KiB pieces, each unmasked right after its copy (in L1).
  * Prints ns per frame for the buffer at several offsets in a cache line. Needs AVX-512F.
  * See NOTES.md (2026-12-05) for what it showed.
  */
@@ -71,6 +72,17 @@ int main(int argc, char **argv) {
             for (int pass = 0; pass < PASSES; pass++) {
                 for (int f = 0; f < FRAMES; f++) {
                     const uint8_t *s = src + (size_t)f * FRAME;
+                    if (mode == 6 || mode == 7) {
+                        size_t piece = mode == 6 ? 16384 : 8192;
+                        memcpy(dst, s, 14);
+                        for (size_t at = 14; at < FRAME; at += piece) {
+                            size_t n = FRAME - at < piece ? FRAME - at : piece;
+                            memcpy(dst + at, s + at, n);
+                            unmask(dst + at, n, 0x12345678u);
+                        }
+                        sink += dst[14];
+                        continue;
+                    }
                     if (mode == 3) copy512(dst, s, PAYLOAD);
                     else memcpy(dst, s, PAYLOAD);
                     memcpy(dst + PAYLOAD, s + PAYLOAD, FRAME - PAYLOAD);
