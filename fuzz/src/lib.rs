@@ -893,20 +893,35 @@ fn expected_accept(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha1.finalize())
 }
 
-/// `handshake_request`: chunk sizes, then a request head. Whole and chunked parses agree;
+/// `handshake_request`: chunk sizes, then a request head. Whole and chunked parses agree,
+/// and a complete head meets the head cap exactly at its length (`check_head_cap`);
 /// an upgrade can be accepted, with the right Accept, and our client accepts that answer;
 /// a failure's error response is an HTTP response with the error's status.
 pub fn check_handshake_request(data: &[u8]) {
-    use rfc6455::handshake::{AcceptOptions, RequestParser, ServerConfig, ServerStatus};
+    use rfc6455::handshake::{
+        AcceptOptions, HandshakeError, RequestParser, ServerConfig, ServerStatus,
+    };
     let (sizes, head) = sizes_and_rest(data);
-    let run = |sizes: &[u8]| {
-        let mut parser = RequestParser::new(ServerConfig::default());
+    let run = |head: &[u8], sizes: &[u8], cap: usize| {
+        let mut parser = RequestParser::new(ServerConfig::default().with_max_head_size(cap));
         feed_head(head, sizes, &Ok(ServerStatus::Partial), |buf| {
             parser.feed(buf)
         })
     };
-    let whole = run(&[]);
-    assert_eq!(whole, run(sizes), "chunking {sizes:?} changed the result");
+    let default_cap = rfc6455::handshake::DEFAULT_MAX_HEAD_SIZE;
+    let whole = run(head, &[], default_cap);
+    assert_eq!(
+        whole,
+        run(head, sizes, default_cap),
+        "chunking {sizes:?} changed the result"
+    );
+    if let Ok(ServerStatus::Upgrade(_) | ServerStatus::NotUpgrade(_)) = &whole.0 {
+        let len = head.len() - whole.1.len();
+        let too_large = Err(HandshakeError::HeadTooLarge { limit: len - 1 });
+        check_head_cap(head, len, &whole, too_large, |head, cap| {
+            run(head, sizes, cap)
+        });
+    }
     match whole.0 {
         Ok(ServerStatus::Upgrade(request)) => {
             let (response, _) = request
@@ -960,15 +975,48 @@ fn read_response(response: &[u8], nonce: Option<[u8; 16]>) -> u16 {
     }
 }
 
+/// The head cap counts the head's bytes, blank line included (HS-S-12, SEC-04): with a cap
+/// of exactly the `len` bytes of the head at the front of `input`, `run(input, cap)` gives
+/// the same result as `whole` (the default cap); with one byte less it fails with
+/// `too_large`, however the input was split, and already when only the first `len - 1`
+/// bytes have arrived.
+fn check_head_cap<S: PartialEq + std::fmt::Debug>(
+    input: &[u8],
+    len: usize,
+    whole: &(S, Vec<u8>),
+    too_large: S,
+    run: impl Fn(&[u8], usize) -> (S, Vec<u8>),
+) {
+    assert_eq!(
+        run(input, len),
+        *whole,
+        "a cap of exactly the head's {len} bytes"
+    );
+    assert_eq!(
+        run(input, len - 1).0,
+        too_large,
+        "a cap one byte under the head"
+    );
+    assert_eq!(
+        run(&input[..len - 1], len - 1).0,
+        too_large,
+        "the cap's worth of bytes without the head's end"
+    );
+}
+
 /// `handshake_response`: chunk sizes, then a response head, read by a client that offered
 /// subprotocol `chat` and `permessage-deflate` with the RFC's sample key. Whole and chunked
-/// reads agree; an accepted response carries the exact Accept and only what was offered
+/// reads agree, and a complete head meets the head cap exactly at its length
+/// (`check_head_cap`); an accepted response carries the exact Accept and only what was offered
 /// (extension names compare ASCII case-insensitively, the crate's policy).
 pub fn check_handshake_response(data: &[u8]) {
-    use rfc6455::handshake::{ClientConfig, ClientHandshake, ClientStatus, Extension};
+    use rfc6455::handshake::{
+        ClientConfig, ClientHandshake, ClientStatus, Extension, HandshakeError,
+    };
     let (sizes, head) = sizes_and_rest(data);
-    let run = |sizes: &[u8]| {
+    let run = |head: &[u8], sizes: &[u8], cap: usize| {
         let config = ClientConfig::default()
+            .with_max_head_size(cap)
             .with_subprotocol("chat")
             .with_extension(Extension::new("permessage-deflate").expect("a valid name"));
         let mut client = ClientHandshake::with_nonce(
@@ -988,8 +1036,24 @@ pub fn check_handshake_response(data: &[u8]) {
         }
         (Ok(got), rest)
     };
-    let whole = run(&[]);
-    assert_eq!(whole, run(sizes), "chunking {sizes:?} changed the result");
+    let default_cap = rfc6455::handshake::DEFAULT_MAX_HEAD_SIZE;
+    let whole = run(head, &[], default_cap);
+    assert_eq!(
+        whole,
+        run(head, sizes, default_cap),
+        "chunking {sizes:?} changed the result"
+    );
+    let head_len = match &whole {
+        (Err((.., body)), _) => Some(head.len() - body.len()),
+        (Ok(Ok(ClientStatus::Accepted(_))), rest) => Some(head.len() - rest.len()),
+        _ => None,
+    };
+    if let Some(len) = head_len {
+        let too_large = Ok(Err(HandshakeError::HeadTooLarge { limit: len - 1 }));
+        check_head_cap(head, len, &whole, too_large, |head, cap| {
+            run(head, sizes, cap)
+        });
+    }
     match whole.0 {
         Err((status, ..)) => assert_ne!(status, 101, "a 101 returned as a rejection"),
         Ok(Ok(ClientStatus::Accepted(negotiated))) => {
