@@ -62,6 +62,9 @@ pub enum ReceiveMode {
 }
 
 /// The configuration of a [`Connection`](crate::connection::Connection).
+///
+/// A timeout too long for `Instant` to represent its deadline (`Duration::MAX`, say, for
+/// "practically never") works as `None`: no deadline, never a panic.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {

@@ -144,3 +144,63 @@ fn early_timeouts_are_harmless() {
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].2, OpCode::Ping);
 }
+
+// CL-08, CL-11, keepalive: a timeout too long for `Instant` to hold its deadline
+// (`Duration::MAX`, "practically never") is no deadline, not a panic in `poll_timeout`,
+// `handle_timeout`, `close` or the peer's reply. Shorter timeouts beside it still count.
+#[test]
+fn timeouts_too_long_for_instant_mean_never() {
+    let mut never = Config::default();
+    never.keepalive_interval = Some(Duration::MAX);
+    never.idle_timeout = Some(Duration::MAX);
+    never.pong_timeout = Some(Duration::MAX);
+    never.close_timeout = Some(Duration::MAX);
+    let far = t0() + Duration::from_secs(1000 * 24 * 3600);
+
+    let mut c = conn(Role::Client, never.clone());
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_timeout(far);
+    assert_eq!(c.state(), ConnectionState::Open);
+    assert_eq!(c.buffered_amount(), 0, "no keepalive ping");
+
+    // A keepalive ping whose pong never comes: no pong deadline.
+    let mut pinging = never.clone();
+    pinging.keepalive_interval = Some(Duration::from_secs(10));
+    let mut c = conn(Role::Client, pinging);
+    assert_eq!(c.poll_timeout(), Some(t0() + Duration::from_secs(10)));
+    c.handle_timeout(t0() + Duration::from_secs(10));
+    let got = feed_conn(&mut c, b"", Split::Whole, false);
+    assert_eq!(frames_from(Role::Client, &got.wire)[0].2, OpCode::Ping);
+    assert_eq!(c.poll_timeout(), None, "the pong deadline is never");
+    c.handle_timeout(far);
+    assert_eq!(c.state(), ConnectionState::Open);
+
+    // An idle timeout beside a keepalive that never fires: the idle deadline is the one.
+    let mut idle = never.clone();
+    idle.idle_timeout = Some(Duration::from_secs(30));
+    let c = conn(Role::Server, idle);
+    assert_eq!(c.poll_timeout(), Some(t0() + Duration::from_secs(30)));
+
+    // Closing: our Close waits for the peer's without a deadline, and the client then waits
+    // for the server's transport close without one, whether it closed first or replied.
+    let close_1000 = frame_to(Role::Client, true, OpCode::Close, &[0x03, 0xe8]);
+    let mut c = conn(Role::Client, never.clone());
+    c.close(t0(), CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_timeout(far);
+    assert_eq!(c.state(), ConnectionState::Closing);
+    feed_conn(&mut c, &close_1000, Split::Whole, false);
+    let mut replying = conn(Role::Client, never);
+    let got = feed_conn(&mut replying, &close_1000, Split::Whole, false);
+    assert_eq!(close_code_on_wire(Role::Client, &got.wire), Some(1000));
+    for c in [&mut c, &mut replying] {
+        assert_eq!(
+            c.state(),
+            ConnectionState::Closing,
+            "awaiting the server's EOF"
+        );
+        assert_eq!(c.poll_timeout(), None);
+        c.handle_timeout(far);
+        assert_eq!(c.state(), ConnectionState::Closing);
+    }
+}

@@ -178,7 +178,8 @@ pub fn check_decoder(data: &[u8]) {
 
 // ----- connection -----
 
-/// Values for the setup bytes; index 0 is the default.
+/// Values for the setup bytes, in tenths of a second; index 0 is the default, and the last
+/// is `Duration::MAX`, a timeout too long for `Instant` to hold its deadline ("never").
 const TIMES: [Option<u64>; 8] = [
     None,
     Some(1),
@@ -187,11 +188,14 @@ const TIMES: [Option<u64>; 8] = [
     Some(30),
     Some(0),
     Some(2),
-    None,
+    Some(u64::MAX),
 ];
 
 fn time(b: u8) -> Option<Duration> {
-    TIMES[usize::from(b & 7)].map(|t| Duration::from_millis(t * 100))
+    TIMES[usize::from(b & 7)].map(|t| match t {
+        u64::MAX => Duration::MAX,
+        t => Duration::from_millis(t * 100),
+    })
 }
 
 /// A configuration from 8 setup bytes: small limits, so the fuzzer reaches them.

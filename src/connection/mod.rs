@@ -544,7 +544,7 @@ impl Connection {
     fn start_close(&mut self, now: Instant, frame: Option<CloseFrame>) {
         self.push_close(frame);
         self.state = State::CloseSent {
-            deadline: self.config.close_timeout.map(|t| now + t),
+            deadline: self.config.close_timeout.and_then(|t| now.checked_add(t)),
         };
     }
 
@@ -583,7 +583,7 @@ impl Connection {
             Role::Client => {
                 self.pending_pongs = None;
                 self.state = State::AwaitingTransportClose {
-                    deadline: self.config.close_timeout.map(|t| at + t),
+                    deadline: self.config.close_timeout.and_then(|t| at.checked_add(t)),
                 };
             }
         }

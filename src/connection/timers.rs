@@ -6,7 +6,9 @@ use bytes::Bytes;
 
 use crate::config::Config;
 
-/// Liveness bookkeeping. Deadlines are computed, not stored, so they never go stale.
+/// Liveness bookkeeping. Deadlines are computed, not stored, so they never go stale. A
+/// deadline beyond what `Instant` can represent (a timeout of `Duration::MAX`, say) is no
+/// deadline at all, as with `None`.
 #[derive(Clone, Debug)]
 pub(super) struct Keepalive {
     /// When bytes last arrived (or when the connection opened).
@@ -41,18 +43,18 @@ impl Keepalive {
 
     fn pong_deadline(&self, config: &Config) -> Option<Instant> {
         let sent_at = self.outstanding?;
-        Some(sent_at + config.pong_timeout?)
+        sent_at.checked_add(config.pong_timeout?)
     }
 
     fn ping_deadline(&self, config: &Config) -> Option<Instant> {
         if self.outstanding.is_some() {
             return None;
         }
-        Some(self.last_received + config.keepalive_interval?)
+        self.last_received.checked_add(config.keepalive_interval?)
     }
 
     fn idle_deadline(&self, config: &Config) -> Option<Instant> {
-        Some(self.last_received + config.idle_timeout?)
+        self.last_received.checked_add(config.idle_timeout?)
     }
 
     pub(super) fn pong_overdue(&self, now: Instant, config: &Config) -> bool {
