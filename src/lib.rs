@@ -29,14 +29,20 @@
 //!    buffer, and [`Connection::send_binary_vectored`], which offers the borrowed bytes
 //!    themselves to one vectored write), [`Connection::send_ping`], [`Connection::close`],
 //!    the streaming send.
-//! 3. After **every** input or command, the embedder MUST:
+//! 3. After **every** input or command, the embedder MUST, in this order:
+//!    - drain [`Connection::poll_event`] to the application, until the terminal
+//!      [`Event::Closed`] (the application may send in reply as it goes);
 //!    - drain [`Connection::poll_transmit`] to the transport, closing the transport on
 //!      [`Transmit::CloseTransport`] (or write the same bytes with a vectored write of
 //!      [`Connection::transmit_chunks`], or append them to its own write buffer with
 //!      [`Connection::transmit_into`], then call `poll_transmit` for the close);
-//!    - drain [`Connection::poll_event`] to the application, until the terminal
-//!      [`Event::Closed`];
 //!    - re-arm its timer from [`Connection::poll_timeout`].
+//!
+//! Events come before output because taking an event can queue output: the reply to a
+//! peer's Close is queued when [`Event::CloseReceived`] is taken, after whatever the
+//! application sent in answer to the messages before it. Output drained first would leave
+//! that reply unsent, with no timer armed, until more input came. The output owed after
+//! [`Event::Closed`] (the last Close frame, the transport close) must still be written.
 //!
 //! Protocol violations by the peer are answered by the connection itself: the Close frame
 //! with the right code is queued before the error is reported, and later input is ignored.

@@ -8,7 +8,9 @@ use std::time::Duration;
 use common::*;
 use rfc6455::connection::Timeout;
 use rfc6455::frame::OpCode;
-use rfc6455::{CloseCode, CloseFrame, CloseKind, Config, ConnectionState, Event, Role, SendError};
+use rfc6455::{
+    CloseCode, CloseFrame, CloseKind, Config, ConnectionState, Event, Role, SendError, Transmit,
+};
 
 fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     [&code.to_be_bytes()[..], reason.as_bytes()].concat()
@@ -302,9 +304,11 @@ fn exactly_one_closed_event() {
     assert_eq!(c.poll_transmit(), None);
 }
 
-// CL-07 (Autobahn 7.1.1): a message and the Close in one read: the application's answer to
-// the message goes before the Close reply, which is queued when the application takes
-// CloseReceived.
+// CL-07 (Autobahn 7.1.1), CL-10, CL-11: a message and the Close in one read: the
+// application's answer to the message goes before the Close reply, which is queued when the
+// application takes CloseReceived. One pass of the documented loop (events, then output,
+// then the timer) completes it: nothing is left owed, the server has closed the transport
+// with no timer armed, the client waits for that under the close timeout.
 #[test]
 fn cl07_answer_to_message_before_close_reply() {
     for role in [Role::Server, Role::Client] {
@@ -324,7 +328,22 @@ fn cl07_answer_to_message_before_close_reply() {
             }
             out.events.push(e);
         }
-        drain(&mut c, &mut out);
+        for _ in 0..10 {
+            match c.poll_transmit() {
+                Some(Transmit::Bytes(b)) => out.wire.extend_from_slice(&b),
+                Some(Transmit::CloseTransport) => out.closed_transport = true,
+                None => break,
+            }
+        }
+        assert_eq!(c.poll_transmit(), None);
+        assert_eq!(c.buffered_amount(), 0, "{role:?}: nothing left owed");
+        let timer = (role == Role::Client).then(|| t0() + Duration::from_secs(10));
+        assert_eq!(c.poll_timeout(), timer, "{role:?}");
+        assert_eq!(
+            out.events.last().map(|e| matches!(e, Event::Closed(_))),
+            Some(role == Role::Server),
+            "{role:?}: the server's Closed came with the events"
+        );
         let frames: Vec<_> = frames_from(role, &out.wire)
             .into_iter()
             .map(|f| (f.2, f.3))

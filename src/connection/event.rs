@@ -44,10 +44,13 @@ pub enum Event {
     /// the reply (echoing its code, CL-07) is queued when this event is taken from
     /// [`poll_event`](super::Connection::poll_event), so that answers to the messages that
     /// came before it go out first; call [`close`](super::Connection::close) before taking it
-    /// to reply with another code. Drain the output again afterwards.
+    /// to reply with another code. Drain the output after taking it (the documented loop
+    /// takes events before it drains the output).
     CloseReceived(Option<CloseFrame>),
-    /// The connection is over. Emitted exactly once, always last. (Boxed: it is rare and
-    /// large, and keeps every other event small.)
+    /// The connection is over. Emitted exactly once, always the last event; the output may
+    /// still hold the last Close frame and [`Transmit::CloseTransport`], to
+    /// be written before the connection is dropped. (Boxed: it is rare and large, and keeps
+    /// every other event small.)
     Closed(Box<CloseOutcome>),
 }
 

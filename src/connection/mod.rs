@@ -98,9 +98,11 @@ enum TransportClose {
 ///   [`buffered_amount`](Self::buffered_amount), [`subprotocol`](Self::subprotocol).
 ///
 /// **The loop.** After every input or command, the embedder MUST drain
+/// [`poll_event`](Self::poll_event) to the application, then drain
 /// [`poll_transmit`](Self::poll_transmit) to the transport (closing it on
-/// [`Transmit::CloseTransport`]), drain [`poll_event`](Self::poll_event) to the application,
-/// and re-arm its timer from [`poll_timeout`](Self::poll_timeout). Times passed in must not go
+/// [`Transmit::CloseTransport`]), then re-arm its timer from
+/// [`poll_timeout`](Self::poll_timeout). Events go first because taking
+/// [`Event::CloseReceived`] queues the reply to the peer's Close. Times passed in must not go
 /// backwards.
 ///
 /// **Peer misbehaviour** is handled here, not by the embedder: the Close frame with the right
@@ -530,7 +532,10 @@ impl Connection {
     /// that may not be sent (1005, 1006, 1015, unassigned) and reasons over 123 bytes (CL-06).
     ///
     /// After the peer's Close arrived and before its [`Event::CloseReceived`] was taken,
-    /// this sends the reply with `code` and `reason` instead of the echoed code.
+    /// this sends the reply with `code` and `reason` instead of the echoed code. Once our
+    /// Close is queued (by an earlier `close`, or by taking that event, which queues the
+    /// echo) or the connection is over, it sends nothing and returns [`SendError::Closed`]:
+    /// the closing is already under way, so an application may treat that error as done.
     pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
         let frame = CloseFrame::new(code, reason)?;
         match self.state {
