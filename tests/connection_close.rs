@@ -563,3 +563,45 @@ fn closing_matrix() {
         assert_eq!(c.state(), C);
     }
 }
+
+// CL-08, FR-28, FR-32: after our Close, input still arrives until the peer's Close: its
+// messages and Pings are delivered, but no Pong follows our Close (RFC 6455 section 1.4:
+// after sending a Close a peer sends nothing further; tungstenite does the same). A Pong
+// owed from before our Close goes out ahead of it.
+#[test]
+fn cl08_after_our_close_no_pong_but_input_still_delivered() {
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role, Config::default());
+        let mut buf = bytes::BytesMut::from(&frame_to(role, true, OpCode::Ping, b"before")[..]);
+        c.handle_input(t0(), &mut buf).unwrap();
+        c.close(t0(), CloseCode::NORMAL, "").unwrap();
+        let input = [
+            frame_to(role, true, OpCode::Ping, b"after"),
+            frame_to(role, true, OpCode::Text, b"late message"),
+        ]
+        .concat();
+        let got = feed_conn(&mut c, &input, Split::Whole, false);
+        let sent: Vec<_> = frames_from(role, &got.wire)
+            .into_iter()
+            .map(|f| (f.2, f.3))
+            .collect();
+        assert_eq!(
+            sent,
+            vec![
+                (OpCode::Pong, bytes::Bytes::from_static(b"before")),
+                (OpCode::Close, bytes::Bytes::from_static(&[0x03, 0xe8])),
+            ],
+            "{role:?}"
+        );
+        assert_eq!(
+            got.events,
+            vec![
+                Event::Ping(bytes::Bytes::from_static(b"before")),
+                Event::Ping(bytes::Bytes::from_static(b"after")),
+                Event::Text("late message".into()),
+            ],
+            "{role:?}"
+        );
+        assert_eq!(c.state(), ConnectionState::Closing);
+    }
+}

@@ -36,7 +36,9 @@ pub enum Event {
         /// The chunk ends the message.
         fin: bool,
     },
-    /// A Ping arrived. While the connection is open, the Pong is queued automatically.
+    /// A Ping arrived. While the connection is open, the Pong is queued automatically; not
+    /// after our Close, which is the last frame we send (RFC 6455 section 1.4), nor after
+    /// the peer's.
     Ping(Bytes),
     /// A Pong arrived (solicited or not; it is never answered, FR-30).
     Pong(Bytes),
