@@ -191,6 +191,12 @@ impl Connection {
     /// A connection built from a completed handshake: it records the agreed subprotocol.
     /// Bytes that followed the handshake head in the caller's buffer go to
     /// [`handle_input`](Self::handle_input) next (HS-X-01, HS-X-02).
+    ///
+    /// The extensions in `negotiated` are not installed: the crate ships no extension
+    /// (permessage-deflate included). Install an implementation of each with
+    /// [`set_extension`](Self::set_extension) before the first input, or do not agree to
+    /// one you cannot run; otherwise the peer's first frame that uses its RSV bits fails the
+    /// connection with 1002.
     pub fn from_handshake(
         role: Role,
         negotiated: &Negotiated,

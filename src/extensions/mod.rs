@@ -1,5 +1,7 @@
 //! The seam for WebSocket extensions (RFC 6455 section 9): RSV bits and a per-message
-//! payload transform. permessage-deflate (RFC 7692) will be built on it.
+//! payload transform, enough for permessage-deflate (RFC 7692). The crate ships no
+//! extension itself: install one with
+//! [`Connection::set_extension`](crate::Connection::set_extension).
 
 use bytes::Bytes;
 
