@@ -409,11 +409,51 @@ fn hs_s_10_application_answers_401() {
         .unwrap();
     assert_eq!(
         resp,
-        b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\n\r\n"
+        b"HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nWWW-Authenticate: Bearer\r\n\
+          Content-Length: 0\r\n\r\n"
     );
     let redirect = r.reject(307, &[("Location", "/elsewhere")], b"").unwrap();
-    assert!(redirect.starts_with(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /elsewhere\r\n"));
+    assert!(redirect.starts_with(
+        b"HTTP/1.1 307 Temporary Redirect\r\nConnection: close\r\nLocation: /elsewhere\r\n"
+    ));
+    // The application's own Connection field replaces the default, once.
+    let kept = r.reject(401, &[("connection", "keep-alive")], b"").unwrap();
+    let kept = String::from_utf8(kept).unwrap();
+    assert_eq!(kept.to_ascii_lowercase().matches("connection:").count(), 1);
+    assert!(kept.contains("connection: keep-alive\r\n"), "{kept}");
     assert!(r.reject(101, &[], b"").is_err());
+}
+
+// HS-S-10, HS-X-02, SEC-09: what follows an upgrade request is never parsed as HTTP. A
+// request smuggled behind a rejected upgrade (one a proxy took for accepted) gets
+// `Finished`, not `NotUpgrade`; pipelined plain requests are still read one after another.
+#[test]
+fn hs_s_10_nothing_is_parsed_after_an_upgrade_request() {
+    let smuggled = b"GET /internal HTTP/1.1\r\nHost: h\r\n\r\n";
+    let mut buf = BytesMut::from(&raw("GET /chat HTTP/1.1", &BASE)[..]);
+    buf.extend_from_slice(smuggled);
+    let mut parser = RequestParser::default();
+    let Ok(ServerStatus::Upgrade(r)) = parser.feed(&mut buf) else {
+        panic!("an upgrade first")
+    };
+    assert_eq!(&buf[..], smuggled, "the rest stays with the caller");
+    let resp = r.reject(403, &[], b"").unwrap();
+    assert!(resp.starts_with(b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\n"));
+    assert_eq!(parser.feed(&mut buf), Err(HandshakeError::Finished));
+    assert_eq!(&buf[..], smuggled, "nothing consumed");
+
+    let mut pipelined = BytesMut::from(&smuggled[..]);
+    pipelined.extend_from_slice(&raw("GET /chat HTTP/1.1", &BASE));
+    let mut parser = RequestParser::default();
+    assert!(matches!(
+        parser.feed(&mut pipelined),
+        Ok(ServerStatus::NotUpgrade(_))
+    ));
+    assert!(matches!(
+        parser.feed(&mut pipelined),
+        Ok(ServerStatus::Upgrade(_))
+    ));
+    assert!(pipelined.is_empty());
 }
 
 // HS-S-10: a rejection's status line carries the standard reason phrase (RFC 9110 section 15)

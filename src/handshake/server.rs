@@ -165,14 +165,16 @@ pub enum ServerStatus {
 /// re-parsing; the CVE-2023-43669 class of quadratic behaviour). httparse runs once, on
 /// the complete head.
 ///
-/// Between calls, the caller may only append to the buffer. After a complete request the
-/// parser is ready for the next request on the same connection (e.g. pipelined plain HTTP);
-/// after an error it returns [`HandshakeError::Finished`].
+/// Between calls, the caller may only append to the buffer. After a plain request
+/// ([`ServerStatus::NotUpgrade`]) the parser is ready for the next request on the same
+/// connection (e.g. pipelined plain HTTP); after an upgrade request (what follows it is
+/// WebSocket frames once accepted, and nothing once rejected) or an error it returns
+/// [`HandshakeError::Finished`].
 #[derive(Clone, Debug, Default)]
 pub struct RequestParser {
     config: ServerConfig,
     scanned: usize,
-    failed: bool,
+    finished: bool,
     bytes_scanned: u64,
     parse_attempts: u64,
 }
@@ -206,14 +208,14 @@ impl RequestParser {
     /// calls the slice must only grow at its end; after a complete head, the next call must
     /// start with the byte that followed it.
     pub fn parse(&mut self, buf: &[u8]) -> Result<(ServerStatus, usize), HandshakeError> {
-        if self.failed {
+        if self.finished {
             return Err(HandshakeError::Finished);
         }
         let result = self.parse_inner(buf);
         match &result {
-            Err(_) => self.failed = true,
+            Err(_) | Ok((ServerStatus::Upgrade(_), _)) => self.finished = true,
             Ok((ServerStatus::Partial, _)) => {}
-            Ok(_) => self.scanned = 0,
+            Ok((ServerStatus::NotUpgrade(_), _)) => self.scanned = 0,
         }
         result
     }
@@ -704,15 +706,29 @@ impl UpgradeRequest {
     }
 
     /// Rejects the upgrade with any non-1xx response (401 with `WWW-Authenticate`, a 3xx
-    /// redirect, 404 from routing, 403 from an origin check...). Same as
-    /// [`reject_response`].
+    /// redirect, 404 from routing, 403 from an origin check...): [`reject_response`] with
+    /// `Connection: close` first, unless `headers` has a `Connection` field of its own.
+    ///
+    /// Write it, then close the transport. What followed the request in the buffer is not
+    /// HTTP to be parsed: it may be frames the client sent early, or a request smuggled
+    /// behind the upgrade by a proxy that took the upgrade for done (the parser refuses to
+    /// read on after an upgrade request, [`HandshakeError::Finished`]).
     pub fn reject(
         &self,
         status: u16,
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Vec<u8>, HandshakeError> {
-        reject_response(status, headers, body)
+        if headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("Connection"))
+        {
+            return reject_response(status, headers, body);
+        }
+        let with_close: Vec<(&str, &str)> = std::iter::once(("Connection", "close"))
+            .chain(headers.iter().copied())
+            .collect();
+        reject_response(status, &with_close, body)
     }
 }
 
