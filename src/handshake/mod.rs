@@ -263,10 +263,17 @@ impl HandshakeError {
     /// A complete HTTP/1.1 error response for a server to write before closing the
     /// transport: the [`status`](Self::status), `Connection: close`, a plain-text body
     /// with this error's message, plus `Sec-WebSocket-Version: 13` and `Upgrade: websocket`
-    /// on a 426 and `Allow: GET` on a 405. `None` when [`status`](Self::status) is `None`.
+    /// on a 426 (whose `Connection` then also lists `Upgrade`) and `Allow: GET` on a 405. `None` when [`status`](Self::status) is `None`.
     pub fn response(&self) -> Option<Vec<u8>> {
         let status = self.status()?;
-        let mut headers: Vec<(&str, &str)> = vec![("Connection", "close")];
+        // A sender of `Upgrade` also lists `upgrade` in `Connection` (RFC 9110 section 7.8),
+        // so that intermediaries do not forward it.
+        let connection = if status == 426 {
+            "Upgrade, close"
+        } else {
+            "close"
+        };
+        let mut headers: Vec<(&str, &str)> = vec![("Connection", connection)];
         match status {
             426 => {
                 headers.push((SEC_WEBSOCKET_VERSION, WEBSOCKET_VERSION));
@@ -833,6 +840,14 @@ mod tests {
         let resp = String::from_utf8(err.response().unwrap()).unwrap();
         assert!(resp.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
         assert!(resp.contains("\r\nSec-WebSocket-Version: 13\r\n"));
+        // Upgrade is sent, so Connection lists it (RFC 9110 section 7.8); other statuses
+        // only close.
+        assert!(resp.contains("\r\nConnection: Upgrade, close\r\n"), "{resp}");
+        assert!(resp.contains("\r\nUpgrade: websocket\r\n"));
+        let other = HandshakeError::MissingHeader("Host").response().unwrap();
+        let other = String::from_utf8(other).unwrap();
+        assert!(other.contains("\r\nConnection: close\r\n"), "{other}");
+        assert!(!other.contains("Upgrade"), "{other}");
         let (head, body) = resp.split_once("\r\n\r\n").unwrap();
         assert!(head.contains(&format!("Content-Length: {}", body.len())));
         assert_eq!(HandshakeError::Finished.response(), None);
