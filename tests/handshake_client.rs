@@ -549,7 +549,9 @@ fn sec_04_response_head_cap() {
     let mut buf = BytesMut::from(&data[..]);
     assert_eq!(
         hs.feed(&mut buf),
-        Err(HandshakeError::HeadTooLarge { limit: 16 * 1024 })
+        Err(HandshakeError::HeadTooLarge {
+            limit: rfc6455::handshake::DEFAULT_MAX_HEAD_SIZE
+        })
     );
     let mut hs = client(
         ClientConfig::default()

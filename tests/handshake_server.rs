@@ -635,6 +635,21 @@ fn hs_s_12_caps_are_configurable() {
     }
 }
 
+// HS-S-12: the default head cap takes what a reverse proxy passes on by default (nginx: four
+// 8 KiB lines), such as a 20 KiB single-sign-on cookie and a 6 KiB bearer token.
+#[test]
+fn hs_s_12_default_cap_takes_large_cookies() {
+    let cookie = format!("Cookie: sso={}", "c".repeat(20 * 1024));
+    let token = format!("Authorization: Bearer {}", "t".repeat(6 * 1024));
+    let mut headers = BASE.to_vec();
+    headers.extend([cookie.as_str(), token.as_str()]);
+    let r = upgrade(&raw("GET /chat HTTP/1.1", &headers));
+    assert_eq!(
+        r.headers().get_str("cookie").map(str::len),
+        Some(4 + 20 * 1024)
+    );
+}
+
 // HS-S-12, SEC-04: the cap counts the head's bytes, blank line included. A head of exactly
 // `max_head_size` bytes is accepted, whatever follows it in the same read; once that many
 // bytes have arrived without the head's end, it fails at once (431), in every split.

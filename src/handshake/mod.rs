@@ -59,9 +59,10 @@ pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// The only protocol version this crate speaks (RFC 6455 section 4.1 item 9).
 pub const WEBSOCKET_VERSION: &str = "13";
 
-/// Default cap on the size of an HTTP head, in bytes: 16 KiB. Browsers send well under
-/// 2 KiB; cookies can push a request to a few KiB.
-pub const DEFAULT_MAX_HEAD_SIZE: usize = 16 * 1024;
+/// Default cap on the size of an HTTP head, in bytes: 32 KiB. Browsers send well under
+/// 2 KiB, but single-sign-on cookies can take a request past 16 KiB, and a reverse proxy
+/// in front passes such heads on: nginx by default up to four 8 KiB lines.
+pub const DEFAULT_MAX_HEAD_SIZE: usize = 32 * 1024;
 
 /// Default cap on the number of header fields in an HTTP head: 64.
 pub const DEFAULT_MAX_HEADERS: usize = 64;
@@ -842,7 +843,10 @@ mod tests {
         assert!(resp.contains("\r\nSec-WebSocket-Version: 13\r\n"));
         // Upgrade is sent, so Connection lists it (RFC 9110 section 7.8); other statuses
         // only close.
-        assert!(resp.contains("\r\nConnection: Upgrade, close\r\n"), "{resp}");
+        assert!(
+            resp.contains("\r\nConnection: Upgrade, close\r\n"),
+            "{resp}"
+        );
         assert!(resp.contains("\r\nUpgrade: websocket\r\n"));
         let other = HandshakeError::MissingHeader("Host").response().unwrap();
         let other = String::from_utf8(other).unwrap();

@@ -22,7 +22,7 @@ use super::{
 #[non_exhaustive]
 pub struct ServerConfig {
     /// The largest request head accepted, in bytes, blank line included. Default:
-    /// [`DEFAULT_MAX_HEAD_SIZE`] (16 KiB). A larger head fails with 431 as soon as this many
+    /// [`DEFAULT_MAX_HEAD_SIZE`] (32 KiB). A larger head fails with 431 as soon as this many
     /// bytes have arrived without its end, without waiting for the rest.
     pub max_head_size: usize,
     /// The most header fields accepted. Default: [`DEFAULT_MAX_HEADERS`] (64). More fail
