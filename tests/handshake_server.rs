@@ -161,6 +161,17 @@ fn hs_s_02_method_version_and_target_forms() {
     let abs = upgrade(&raw("GET http://h/chat HTTP/1.1", &BASE));
     assert_eq!(abs.resource(), "/chat");
     assert_eq!(abs.request().target(), "http://h/chat");
+    // An absolute-form target's authority is the host, not the Host field (RFC 9112
+    // section 3.2.2), without user information; Host must still be there.
+    let other = upgrade(&raw("GET ws://u@a.example:8080/chat HTTP/1.1", &BASE));
+    assert_eq!(other.host(), "a.example:8080");
+    assert_eq!(other.headers().get_str("host"), Some("h"));
+    assert_eq!(upgrade(&raw("GET /chat HTTP/1.1", &BASE)).host(), "h");
+    let no_host = raw(
+        "GET http://a.example/chat HTTP/1.1",
+        &BASE[1..], // BASE without its Host line
+    );
+    assert_eq!(error(&no_host), HandshakeError::MissingHeader("Host"));
     let q = upgrade(&raw("GET /chat?room=1&x HTTP/1.1", &BASE));
     assert_eq!((q.path(), q.query()), ("/chat", Some("room=1&x")));
     assert_status(&error(&raw("GET * HTTP/1.1", &BASE)), 400);

@@ -595,9 +595,15 @@ impl UpgradeRequest {
         self.resource().split_once('?').map(|(_, q)| q)
     }
 
-    /// The `Host` header value.
+    /// The host the request is for: the `Host` header value, or for an absolute-form target
+    /// (`GET http://h:8080/chat HTTP/1.1`) the target's authority without any user
+    /// information (`h:8080`), which takes precedence over `Host` (RFC 9112 section
+    /// 3.2.2). The request must carry a valid `Host` either way.
     pub fn host(&self) -> &str {
-        self.ascii_value(self.host)
+        match split_absolute(self.request.target()) {
+            Some((host, _)) => host,
+            None => self.ascii_value(self.host),
+        }
     }
 
     /// The `Sec-WebSocket-Key` value as received.
@@ -901,22 +907,28 @@ fn resource_name(target: &str) -> Result<Cow<'_, str>, HandshakeError> {
     if target.starts_with('/') {
         return Ok(Cow::Borrowed(target));
     }
-    let (scheme, rest) = target.split_once("://").ok_or_else(bad)?;
-    if !["http", "https", "ws", "wss"]
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(scheme))
-    {
-        return Err(bad());
-    }
-    let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
-    if path_start == 0 {
-        return Err(bad());
-    }
-    Ok(Cow::Owned(match &rest[path_start..] {
+    let (_, path) = split_absolute(target).ok_or_else(bad)?;
+    Ok(Cow::Owned(match path {
         "" => "/".to_owned(),
         p if p.starts_with('?') => format!("/{p}"),
         p => p.to_owned(),
     }))
+}
+
+/// An absolute-form target (`http://u@h:80/chat?x`, `ws://h?q`) split into its host and
+/// port without user information (`h:80`) and the rest (`/chat?x`, `?q`, or empty); `None`
+/// for any other form, a scheme other than http(s) or ws(s), or an empty host.
+fn split_absolute(target: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = target.split_once("://")?;
+    if !["http", "https", "ws", "wss"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+    {
+        return None;
+    }
+    let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    (!host.is_empty()).then_some((host, path))
 }
 
 #[cfg(test)]
@@ -930,7 +942,19 @@ mod tests {
         assert_eq!(resource_name("http://h/chat").unwrap(), "/chat");
         assert_eq!(resource_name("HTTPS://h:1").unwrap(), "/");
         assert_eq!(resource_name("ws://h?q").unwrap(), "/?q");
-        for bad in ["*", "h:80", "ftp://h/", "http:///x", "/a#b", ""] {
+        assert_eq!(resource_name("http://u:p@h:8/x?y").unwrap(), "/x?y");
+        assert_eq!(split_absolute("http://u:p@h:8/x?y"), Some(("h:8", "/x?y")));
+        assert_eq!(split_absolute("ws://[::1]:9?q"), Some(("[::1]:9", "?q")));
+        assert_eq!(split_absolute("/x"), None);
+        for bad in [
+            "*",
+            "h:80",
+            "ftp://h/",
+            "http:///x",
+            "http://u@/x",
+            "/a#b",
+            "",
+        ] {
             assert!(resource_name(bad).is_err(), "{bad}");
         }
     }
