@@ -294,6 +294,41 @@ fn hs_v_01_non_101_is_returned_with_status_and_headers() {
     assert_eq!(resp.headers().get_str("Location"), Some("ws://other/"));
 }
 
+// HS-V-01, HS-V-04: a folded header line (obs-fold) in a response is unfolded, each line
+// break read as a space (RFC 9112 section 5.2: a user agent MUST), not refused as malformed:
+// in a 101, even in the Accept and Protocol fields, and in a refusal.
+#[test]
+fn hs_v_01_folded_response_lines_are_unfolded() {
+    let config = ClientConfig::default().with_subprotocol("chat");
+    let data = raw(&[
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection:",
+        " Upgrade",
+        &format!("Sec-WebSocket-Accept:\r\n\t{SAMPLE_ACCEPT}"),
+        "Sec-WebSocket-Protocol: chat",
+        "X-Folded: a",
+        "  b",
+    ]);
+    let negotiated = accepted(&config, &data);
+    assert_eq!(negotiated.subprotocol.as_deref(), Some("chat"));
+    let data = raw(&[
+        "HTTP/1.1 401 Unauthorized",
+        "WWW-Authenticate: Bearer realm=\"a\",",
+        " error=\"invalid_token\"",
+        "Content-Length: 0",
+    ]);
+    let Ok(ClientStatus::Rejected(resp)) = run(&ClientConfig::default(), &data) else {
+        panic!("a folded refusal is a refusal")
+    };
+    let value = resp.headers().get_str("www-authenticate").unwrap();
+    assert!(!value.contains(['\r', '\n']), "{value:?}");
+    assert_eq!(
+        value.split_whitespace().collect::<Vec<_>>(),
+        ["Bearer", "realm=\"a\",", "error=\"invalid_token\""]
+    );
+}
+
 // HS-V-02
 #[test]
 fn hs_v_02_upgrade_websocket() {

@@ -388,7 +388,12 @@ impl ClientHandshake {
         };
         let mut headers = vec![httparse::EMPTY_HEADER; self.config.max_headers];
         let mut resp = httparse::Response::new(&mut headers);
-        let head_len = match resp.parse(&buf[..end]) {
+        // A user agent unfolds obs-fold in responses rather than refusing them (RFC 9112
+        // section 5.2); `Headers::from_httparse` turns the line breaks into spaces.
+        let parsed = httparse::ParserConfig::default()
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .parse_response(&mut resp, &buf[..end]);
+        let head_len = match parsed {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 return Err(HandshakeError::MalformedHttp {

@@ -456,7 +456,18 @@ impl Headers {
             fields: Vec::with_capacity(headers.len()),
         };
         for h in headers {
-            out.push_str(h.name, h.value);
+            if h.value.iter().any(|&b| b == b'\r' || b == b'\n') {
+                // A folded line (obs-fold, which the client accepts in responses): each
+                // line break becomes a space before the value is read (RFC 9112 section 5.2).
+                let unfolded: Vec<u8> = h
+                    .value
+                    .iter()
+                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                    .collect();
+                out.push_str(h.name, &unfolded);
+            } else {
+                out.push_str(h.name, h.value);
+            }
         }
         out
     }
