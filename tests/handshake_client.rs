@@ -294,6 +294,41 @@ fn hs_v_01_non_101_is_returned_with_status_and_headers() {
     assert_eq!(resp.headers().get_str("Location"), Some("ws://other/"));
 }
 
+// HS-V-01: interim responses (100 Continue, 103 Early Hints) before the final one are read
+// and skipped, in every split (RFC 9110 section 15.2: a client must parse them); the frames
+// after the 101 stay in the buffer; each head has the cap to itself.
+#[test]
+fn hs_v_01_interim_responses_are_skipped() {
+    let interim = [
+        &b"HTTP/1.1 100 Continue\r\n\r\n"[..],
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+    ]
+    .concat();
+    let mut data = [&interim[..], &response_101(&[])].concat();
+    accepted(&ClientConfig::default(), &data);
+    data.extend_from_slice(&[0x81, 0x02, b'h', b'i']);
+    let mut hs = client(ClientConfig::default());
+    let mut buf = BytesMut::from(&data[..]);
+    assert!(matches!(hs.feed(&mut buf), Ok(ClientStatus::Accepted(_))));
+    assert_eq!(&buf[..], &[0x81, 0x02, b'h', b'i']);
+
+    let refusal = [&interim[..], &raw(&["HTTP/1.1 404 Not Found"])].concat();
+    let Ok(ClientStatus::Rejected(resp)) = run(&ClientConfig::default(), &refusal) else {
+        panic!("the final response decides")
+    };
+    assert_eq!(resp.status(), 404);
+
+    // The cap is per head: each fits in the 101's length, which all of them together pass;
+    // one byte less fails on the 101 itself.
+    let cap = response_101(&[]).len();
+    assert!(data.len() > cap);
+    accepted(&ClientConfig::default().with_max_head_size(cap), &data);
+    assert_eq!(
+        failed(&ClientConfig::default().with_max_head_size(cap - 1), &data),
+        HandshakeError::HeadTooLarge { limit: cap - 1 }
+    );
+}
+
 // HS-V-01, HS-V-04: a folded header line (obs-fold) in a response is unfolded, each line
 // break read as a space (RFC 9112 section 5.2: a user agent MUST), not refused as malformed:
 // in a 101, even in the Accept and Protocol fields, and in a refusal.

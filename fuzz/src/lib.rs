@@ -1008,6 +1008,17 @@ fn check_head_cap<S: PartialEq + std::fmt::Debug>(
     );
 }
 
+/// Whether `head` starts with an interim response (a 1xx other than 101), after any empty
+/// lines: `HTTP/1.x 1`, not `HTTP/1.x 101`.
+fn starts_with_interim(head: &[u8]) -> bool {
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(head.len());
+    let line = &head[start..];
+    line.starts_with(b"HTTP/1.") && line.get(9) == Some(&b'1') && line.get(9..12) != Some(b"101")
+}
+
 /// `handshake_response`: chunk sizes, then a response head, read by a client that offered
 /// subprotocol `chat` and `permessage-deflate` with the RFC's sample key. Whole and chunked
 /// reads agree, and a complete head meets the head cap exactly at its length
@@ -1052,7 +1063,9 @@ pub fn check_handshake_response(data: &[u8]) {
         (Ok(Ok(ClientStatus::Accepted(_))), rest) => Some(head.len() - rest.len()),
         _ => None,
     };
-    if let Some(len) = head_len {
+    // With interim responses skipped before the final one, the cap applies to each head,
+    // not to all of them: the exact-length check is for a single head.
+    if let Some(len) = head_len.filter(|_| !starts_with_interim(head)) {
         let too_large = Ok(Err(HandshakeError::HeadTooLarge { limit: len - 1 }));
         check_head_cap(head, len, &whole, too_large, |head, cap| {
             run(head, sizes, cap)

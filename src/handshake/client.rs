@@ -363,8 +363,9 @@ impl ClientHandshake {
     /// append to it. On a 101 the head is removed and the frames after it stay in `buf`
     /// (HS-X-01); on any other status the head is removed and the rest of `buf` moves into
     /// [`Response::body`] (HS-X-04). A 101 that breaks a rule of RFC 6455 section 4.1 is an
-    /// error (HS-V-*). After a final result or an error, further calls return
-    /// [`HandshakeError::Finished`].
+    /// error (HS-V-*). Interim responses before it (a 1xx other than 101, such as 103 Early
+    /// Hints) are read and skipped, each under the head cap (RFC 9110 section 15.2). After
+    /// a final result or an error, further calls return [`HandshakeError::Finished`].
     pub fn feed(&mut self, buf: &mut BytesMut) -> Result<ClientStatus, HandshakeError> {
         if self.finished {
             return Err(HandshakeError::Finished);
@@ -377,6 +378,23 @@ impl ClientHandshake {
     }
 
     fn feed_inner(&mut self, buf: &mut BytesMut) -> Result<ClientStatus, HandshakeError> {
+        loop {
+            let response = match self.read_head(buf)? {
+                Some(response) => response,
+                None => return Ok(ClientStatus::Partial),
+            };
+            // An interim response (100 Continue, 103 Early Hints) comes before the final
+            // one, which a client must still read (RFC 9110 section 15.2): skip it.
+            if (100..200).contains(&response.status) && response.status != 101 {
+                continue;
+            }
+            return self.finish(response, buf);
+        }
+    }
+
+    /// Reads one response head from the front of `buf` and removes it; `None` while it is
+    /// incomplete.
+    fn read_head(&mut self, buf: &mut BytesMut) -> Result<Option<Response>, HandshakeError> {
         let max = self.config.max_head_size;
         let window = &buf[..buf.len().min(max)];
         let Some(end) = find_head_end(window, &mut self.scanned, &mut self.bytes_scanned) else {
@@ -384,7 +402,7 @@ impl ClientHandshake {
             if !buf.is_empty() && buf.len() >= max {
                 return Err(HandshakeError::HeadTooLarge { limit: max });
             }
-            return Ok(ClientStatus::Partial);
+            return Ok(None);
         };
         let mut headers = vec![httparse::EMPTY_HEADER; self.config.max_headers];
         let mut resp = httparse::Response::new(&mut headers);
@@ -410,7 +428,8 @@ impl ClientHandshake {
             body: Bytes::new(),
         };
         buf.advance(head_len);
-        self.finish(response, buf)
+        self.scanned = 0;
+        Ok(Some(response))
     }
 
     /// [`finish`](Self::finish), once: later calls return [`HandshakeError::Finished`].
