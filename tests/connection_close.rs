@@ -16,6 +16,14 @@ fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     [&code.to_be_bytes()[..], reason.as_bytes()].concat()
 }
 
+/// The opcode and payload of each frame `role` wrote on `wire`.
+fn opcodes_and_payloads(role: Role, wire: &[u8]) -> Vec<(OpCode, bytes::Bytes)> {
+    frames_from(role, wire)
+        .into_iter()
+        .map(|f| (f.2, f.3))
+        .collect()
+}
+
 // CL-01, CL-08, CL-10, CL-11, CL-17: the client closes; the server echoes and closes the
 // transport first; the client sees the server's EOF; both outcomes clean.
 #[test]
@@ -344,12 +352,8 @@ fn cl07_answer_to_message_before_close_reply() {
             Some(role == Role::Server),
             "{role:?}: the server's Closed came with the events"
         );
-        let frames: Vec<_> = frames_from(role, &out.wire)
-            .into_iter()
-            .map(|f| (f.2, f.3))
-            .collect();
         assert_eq!(
-            frames,
+            opcodes_and_payloads(role, &out.wire),
             vec![
                 (OpCode::Text, bytes::Bytes::from_static(b"Hello World")),
                 (OpCode::Close, bytes::Bytes::from_static(&[0x03, 0xe8]))
@@ -581,12 +585,8 @@ fn cl08_after_our_close_no_pong_but_input_still_delivered() {
         ]
         .concat();
         let got = feed_conn(&mut c, &input, Split::Whole, false);
-        let sent: Vec<_> = frames_from(role, &got.wire)
-            .into_iter()
-            .map(|f| (f.2, f.3))
-            .collect();
         assert_eq!(
-            sent,
+            opcodes_and_payloads(role, &got.wire),
             vec![
                 (OpCode::Pong, bytes::Bytes::from_static(b"before")),
                 (OpCode::Close, bytes::Bytes::from_static(&[0x03, 0xe8])),

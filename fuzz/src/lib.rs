@@ -912,13 +912,7 @@ pub fn check_handshake_request(data: &[u8]) {
             parser.feed(buf)
         })
     };
-    let default_cap = rfc6455::handshake::DEFAULT_MAX_HEAD_SIZE;
-    let whole = run(head, &[], default_cap);
-    assert_eq!(
-        whole,
-        run(head, sizes, default_cap),
-        "chunking {sizes:?} changed the result"
-    );
+    let whole = whole_and_chunked(head, sizes, &run);
     if let Ok(ServerStatus::Upgrade(_) | ServerStatus::NotUpgrade(_)) = &whole.0 {
         let len = head.len() - whole.1.len();
         let too_large = Err(HandshakeError::HeadTooLarge { limit: len - 1 });
@@ -977,6 +971,23 @@ fn read_response(response: &[u8], nonce: Option<[u8; 16]>) -> u16 {
         Ok(ClientStatus::Rejected(r)) => r.status(),
         other => panic!("our client cannot read our server's response: {other:?}"),
     }
+}
+
+/// `run(head, sizes, cap)` with the default head cap, fed whole, after asserting that
+/// feeding it in `sizes` gives the same.
+fn whole_and_chunked<S: PartialEq + std::fmt::Debug>(
+    head: &[u8],
+    sizes: &[u8],
+    run: impl Fn(&[u8], &[u8], usize) -> (S, Vec<u8>),
+) -> (S, Vec<u8>) {
+    let cap = rfc6455::handshake::DEFAULT_MAX_HEAD_SIZE;
+    let whole = run(head, &[], cap);
+    assert_eq!(
+        whole,
+        run(head, sizes, cap),
+        "chunking {sizes:?} changed the result"
+    );
+    whole
 }
 
 /// The head cap counts the head's bytes, blank line included (HS-S-12, SEC-04): with a cap
@@ -1051,13 +1062,7 @@ pub fn check_handshake_response(data: &[u8]) {
         }
         (Ok(got), rest)
     };
-    let default_cap = rfc6455::handshake::DEFAULT_MAX_HEAD_SIZE;
-    let whole = run(head, &[], default_cap);
-    assert_eq!(
-        whole,
-        run(head, sizes, default_cap),
-        "chunking {sizes:?} changed the result"
-    );
+    let whole = whole_and_chunked(head, sizes, &run);
     let head_len = match &whole {
         (Err((.., body)), _) => Some(head.len() - body.len()),
         (Ok(Ok(ClientStatus::Accepted(_))), rest) => Some(head.len() - rest.len()),
