@@ -912,7 +912,7 @@ pub fn check_handshake_request(data: &[u8]) {
             parser.feed(buf)
         })
     };
-    let whole = whole_and_chunked(head, sizes, &run);
+    let whole = whole_and_chunked(head, sizes, run);
     if let Ok(ServerStatus::Upgrade(_) | ServerStatus::NotUpgrade(_)) = &whole.0 {
         let len = head.len() - whole.1.len();
         let too_large = Err(HandshakeError::HeadTooLarge { limit: len - 1 });
@@ -1062,7 +1062,7 @@ pub fn check_handshake_response(data: &[u8]) {
         }
         (Ok(got), rest)
     };
-    let whole = whole_and_chunked(head, sizes, &run);
+    let whole = whole_and_chunked(head, sizes, run);
     let head_len = match &whole {
         (Err((.., body)), _) => Some(head.len() - body.len()),
         (Ok(Ok(ClientStatus::Accepted(_))), rest) => Some(head.len() - rest.len()),
