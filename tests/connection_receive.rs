@@ -309,7 +309,7 @@ fn fr33_empty_fragment_flood_hits_limit() {
 }
 
 // FR-20, FR-33: legitimate fragmentation passes with default limits: 4 MiB in 64-byte
-// fragments (Autobahn 9.3.1).
+// fragments (Autobahn 9.4.1, binary; 9.3.1 is the text one, in autobahn_cases.rs).
 #[test]
 fn fr20_four_mib_in_64_byte_fragments_accepted_by_default() {
     let size = 4 << 20;
