@@ -898,6 +898,14 @@ fn encode_header_unmasked_writes_the_whole_frames_header() {
     }
 }
 
+// FR-06, SEC-01: a client encoder refuses to write an unmasked header, in release builds too.
+#[test]
+#[should_panic(expected = "client frames must be masked")]
+fn encode_header_unmasked_refuses_a_client() {
+    let mut client = FrameEncoder::new(Role::Client);
+    client.encode_header_unmasked(&mut BytesMut::new(), true, 0, OpCode::Binary, 3);
+}
+
 // FR-01, FR-04: the opcode table: the six defined values round-trip through their wire
 // value, every reserved one (3-7, 11-15) is refused, and each defined opcode is exactly one of
 // data (0-2) and control (8-10). The role helpers name the two ends.

@@ -644,7 +644,11 @@ impl FrameEncoder {
     }
 
     /// Appends only the header to `dst`, for a payload the caller sends separately without a
-    /// copy. Only valid for the server role, whose payloads are not masked.
+    /// copy. Only for the server role, whose payloads are not masked.
+    ///
+    /// # Panics
+    /// On a client encoder: a client's frames are always masked (RFC 6455 section 5.3), and
+    /// this would write one that is not, in release builds too.
     pub fn encode_header_unmasked(
         &mut self,
         dst: &mut BytesMut,
@@ -653,7 +657,7 @@ impl FrameEncoder {
         opcode: OpCode,
         payload_len: u64,
     ) {
-        debug_assert!(
+        assert!(
             matches!(self.role, Role::Server),
             "client frames must be masked"
         );
