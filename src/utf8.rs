@@ -225,9 +225,54 @@ impl From<&str> for Utf8Bytes {
     }
 }
 
+impl From<&String> for Utf8Bytes {
+    /// Copies the text.
+    fn from(s: &String) -> Self {
+        Self::from(s.as_str())
+    }
+}
+
+impl From<Box<str>> for Utf8Bytes {
+    fn from(s: Box<str>) -> Self {
+        Self::from(String::from(s))
+    }
+}
+
+impl From<Arc<str>> for Utf8Bytes {
+    /// Shares the text without copying; reading it back as a `str` costs nothing.
+    fn from(s: Arc<str>) -> Self {
+        Self(Repr::Shared(s))
+    }
+}
+
+impl TryFrom<Bytes> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+
+    /// The same as [`Utf8Bytes::try_from_bytes`].
+    fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
+        Self::try_from_bytes(bytes)
+    }
+}
+
+impl TryFrom<Vec<u8>> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+
+    /// Checks the bytes and takes them without copying.
+    fn try_from(bytes: Vec<u8>) -> Result<Self, Self::Error> {
+        Self::try_from_bytes(Bytes::from(bytes))
+    }
+}
+
 impl From<Utf8Bytes> for Bytes {
     fn from(s: Utf8Bytes) -> Self {
         s.into_bytes()
+    }
+}
+
+impl From<Utf8Bytes> for String {
+    /// Copies the text.
+    fn from(s: Utf8Bytes) -> Self {
+        s.as_str().to_owned()
     }
 }
 
@@ -240,6 +285,30 @@ impl PartialEq<str> for Utf8Bytes {
 impl PartialEq<&str> for Utf8Bytes {
     fn eq(&self, other: &&str) -> bool {
         self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<String> for Utf8Bytes {
+    fn eq(&self, other: &String) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<Utf8Bytes> for str {
+    fn eq(&self, other: &Utf8Bytes) -> bool {
+        other == self
+    }
+}
+
+impl PartialEq<Utf8Bytes> for &str {
+    fn eq(&self, other: &Utf8Bytes) -> bool {
+        other == self
+    }
+}
+
+impl PartialEq<Utf8Bytes> for String {
+    fn eq(&self, other: &Utf8Bytes) -> bool {
+        other == self
     }
 }
 
@@ -476,5 +545,35 @@ mod tests {
             feed_all(&[&[0xf8, 0x88, 0x80, 0x80, 0x80]]),
             Err(InvalidUtf8)
         );
+    }
+
+    // The conversions users of other `Utf8Bytes` types expect: from any owned or shared
+    // string, checked from bytes, back to `String`, and equality both ways.
+    #[test]
+    fn conversions_and_comparisons() {
+        let owned = String::from("héllo");
+        let from_ref = Utf8Bytes::from(&owned);
+        let from_box = Utf8Bytes::from(owned.clone().into_boxed_str());
+        let shared: Arc<str> = Arc::from("héllo");
+        let from_arc = Utf8Bytes::from(shared.clone());
+        assert!(matches!(&from_arc.0, Repr::Shared(s) if Arc::ptr_eq(s, &shared)));
+        let from_bytes = Utf8Bytes::try_from(Bytes::from(owned.clone())).unwrap();
+        let from_vec = Utf8Bytes::try_from(owned.clone().into_bytes()).unwrap();
+        for text in [&from_ref, &from_box, &from_arc, &from_bytes, &from_vec] {
+            assert_eq!(text.as_str(), "héllo");
+            assert_eq!(*text, owned);
+            assert_eq!(owned, *text);
+            assert_eq!(*text, "héllo");
+            assert_eq!("héllo", *text);
+            assert_eq!(*text, *"héllo");
+            assert_eq!(*"héllo", *text);
+            assert_eq!(String::from(text.clone()), owned);
+        }
+        let other = owned.replace('é', "e");
+        assert_ne!(from_ref, "hello");
+        assert_ne!(other, from_ref);
+        assert_ne!(from_ref, other);
+        assert!(Utf8Bytes::try_from(vec![0xc0, 0xaf]).is_err());
+        assert!(Utf8Bytes::try_from(Bytes::from_static(&[0xed, 0xa0, 0x80])).is_err());
     }
 }
