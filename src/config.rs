@@ -23,7 +23,8 @@ pub struct Limits {
     /// Output high-water mark in bytes. Default: 1 MiB. A send is refused with
     /// [`SendError::Backpressure`](crate::connection::SendError::Backpressure) while the
     /// buffered output is at or above it; a send that starts below it is accepted whole.
-    /// Pongs and Close frames are never refused. A keepalive Ping falling due while the
+    /// The automatic pongs and Close frames are never refused (the application's own
+    /// `send_ping` and `send_pong` are, like data). A keepalive Ping falling due while the
     /// output is at or above it is not queued (nor are owed pongs moved into the output):
     /// it counts as sent, so a peer that does not read our output is failed by the pong
     /// timeout rather than making the output grow every keepalive interval.
@@ -70,7 +71,8 @@ pub enum ReceiveMode {
 pub struct Config {
     /// Size limits.
     pub limits: Limits,
-    /// Outgoing messages longer than this are sent as several frames. Default: 16 MiB.
+    /// Outgoing messages longer than this are sent as several frames. Default: 16 MiB. 0
+    /// works as 1.
     pub max_send_frame_size: usize,
     /// How long to wait for the peer's Close after ours, and (client) for the server to close
     /// the transport after the close handshake. Default: 10 s. `None`: wait forever.

@@ -135,6 +135,14 @@ fn sec12_backpressure_bounds_output() {
         "bounded: {}",
         c.buffered_amount()
     );
+    // The application's own control frames are refused like data; only the automatic
+    // pongs and the Close are exempt.
+    for refused in [c.send_ping(&b"app"[..]), c.send_pong(&b"app"[..])] {
+        assert!(
+            matches!(refused, Err(SendError::Backpressure { .. })),
+            "{refused:?}"
+        );
+    }
     // A ping from the peer and its Close are still answered.
     let input = [
         frame_to(Role::Server, true, OpCode::Ping, b"p"),

@@ -136,7 +136,11 @@ pub enum Transmit {
 #[non_exhaustive]
 pub enum SendError {
     /// The connection is closing or closed: no more data after our Close (FR-32), nothing
-    /// at all after the connection ended.
+    /// at all after the connection ended. (Between the peer's Close arriving and its
+    /// [`Event::CloseReceived`] being taken, while [`Connection::state`] already says
+    /// `Closing`, data may still be sent: answers to the messages that came before it.)
+    ///
+    /// [`Connection::state`]: super::Connection::state
     #[error("the connection is closing or closed")]
     Closed,
     /// Buffered output is at or above the high-water mark; retry after writing some out.

@@ -36,6 +36,8 @@ pub enum ConnectionState {
     /// Messages flow both ways.
     Open,
     /// A Close was sent or received; the close handshake or the transport close is pending.
+    /// After the peer's Close, data may still be sent until its [`Event::CloseReceived`] is
+    /// taken (answers to the messages before it); after ours, nothing.
     Closing,
     /// Over: [`Event::Closed`] was queued.
     Closed,
@@ -250,13 +252,25 @@ impl Connection {
         self.agreed.as_ref()?.subprotocol.as_deref()
     }
 
-    /// Bytes queued for the transport and not yet handed out.
+    /// Bytes in the output, not yet handed out: the unit of
+    /// [`advance_transmit`](Self::advance_transmit) and of the backpressure limit.
+    ///
+    /// Pongs owed for received pings are not counted until they join the output, which they
+    /// do when the output is next taken ([`poll_transmit`](Self::poll_transmit),
+    /// [`transmit_chunks`](Self::transmit_chunks), [`transmit_into`](Self::transmit_into))
+    /// or with the next send. So 0 here does not mean there is nothing to write: take the
+    /// output after every input, as the driving loop does, rather than deciding from this.
     pub fn buffered_amount(&self) -> usize {
         self.outbox.len()
     }
 
     /// Heap bytes held by the connection's own buffers (output, events, reassembly). An idle
     /// connection, with everything drained, holds none.
+    ///
+    /// The output counts its coalescing buffer and its queue of chunks, not the copies it
+    /// has already split off into that queue (the header of a payload queued by reference,
+    /// and the small frames coalesced ahead of it); those are bounded with the output by
+    /// [`Limits::max_buffered_output`](crate::Limits::max_buffered_output).
     pub fn heap_capacity(&self) -> usize {
         self.outbox.heap_capacity()
             + self.events.heap_capacity()

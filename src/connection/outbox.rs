@@ -282,8 +282,10 @@ impl Outbox {
         }
     }
 
-    /// Heap bytes held by the outbox (capacity, not content). A payload queued by reference
-    /// is the caller's.
+    /// Heap bytes held by the outbox (capacity, not content): the coalescing buffer and the
+    /// chunk queue. A payload queued by reference is the caller's; the copies already split
+    /// off into the queue ahead of one (its header, the frames coalesced before it) are not
+    /// counted, since a `Bytes` does not tell its allocation.
     pub(crate) fn heap_capacity(&self) -> usize {
         match &self.queue {
             Queue::Empty | Queue::Single(_) => 0,

@@ -197,8 +197,9 @@ impl Connection {
     /// transport, this message last, to `out`, the caller's write buffer: the same as
     /// [`send_binary_from_slice`](Self::send_binary_from_slice) followed by
     /// [`transmit_into`](Self::transmit_into), and the same errors, but an unfragmented
-    /// message that fits in `out` is encoded straight into it (a client's masked on the way,
-    /// never in `data`), with nothing allocated or copied twice.
+    /// message is encoded straight into `out` when `out` has room for it and a header of the
+    /// largest size ([`MAX_HEADER_LEN`], 14 bytes) (a client's
+    /// masked on the way, never in `data`), with nothing allocated or copied twice.
     /// The cheapest way to send a message from borrowed bytes when the next thing the
     /// embedder does is write its buffer.
     ///
@@ -344,8 +345,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends the next part of the streamed message, as one or more non-final frames. Text
-    /// parts may split a character; the text as a whole must be valid UTF-8.
+    /// Sends the next part of the streamed message, as one or more non-final frames (none
+    /// for an empty part). Text parts may split a character; the text as a whole must be
+    /// valid UTF-8.
     pub fn continue_message(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
         self.stream_part(data.into(), false)
     }
