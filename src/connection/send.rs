@@ -77,7 +77,8 @@ impl PreparedMessage {
 /// [`Connection::send_binary_vectored`] or [`Connection::send_text_vectored`]: the chunks to
 /// write, then [`advance`](Self::advance) by how many bytes were written. Until then the
 /// connection is borrowed; dropped without `advance`, the whole message is queued (copied)
-/// as if nothing was written.
+/// as if nothing was written. Its drop is what records the write: leaked (`mem::forget`), the
+/// message is lost, and bytes of it already written are not accounted for.
 #[derive(Debug)]
 #[must_use = "write its chunks, then call `advance`; dropped, the message is copied and queued"]
 pub struct VectoredSend<'c, 'd> {
