@@ -92,7 +92,8 @@ fn handshake(
                 let body = b"This is a WebSocket echo server.\n";
                 let headers = [
                     ("Upgrade", "websocket"),
-                    ("Connection", "close"),
+                    // Upgrade is listed in Connection when sent (RFC 9110 section 7.8).
+                    ("Connection", "Upgrade, close"),
                     ("Content-Type", "text/plain"),
                 ];
                 let response = rfc6455::handshake::reject_response(426, &headers, body)

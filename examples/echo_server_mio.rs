@@ -290,7 +290,7 @@ fn handshake(client: &mut Client) {
             }
         }
         Ok(ServerStatus::NotUpgrade(_)) => {
-            let headers = [("Upgrade", "websocket"), ("Connection", "close")];
+            let headers = [("Upgrade", "websocket"), ("Connection", "Upgrade, close")];
             let page = rfc6455::handshake::reject_response(426, &headers, b"WebSocket only\n");
             refuse(client, page.unwrap_or_default());
         }

@@ -72,7 +72,7 @@ async fn handshake(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<Opt
                 return Ok(Some(negotiated));
             }
             Ok(ServerStatus::NotUpgrade(_)) => {
-                let headers = [("Upgrade", "websocket"), ("Connection", "close")];
+                let headers = [("Upgrade", "websocket"), ("Connection", "Upgrade, close")];
                 let page = rfc6455::handshake::reject_response(426, &headers, b"WebSocket only\n");
                 stream.write_all(&page.map_err(io::Error::other)?).await?;
                 return Ok(None);
