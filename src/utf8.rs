@@ -571,6 +571,8 @@ mod tests {
         }
         let other = owned.replace('é', "e");
         assert_ne!(from_ref, "hello");
+        assert_ne!("hello", from_ref);
+        assert_ne!(*"hello", from_ref);
         assert_ne!(other, from_ref);
         assert_ne!(from_ref, other);
         assert!(Utf8Bytes::try_from(vec![0xc0, 0xaf]).is_err());
