@@ -6,7 +6,10 @@
 //!   [`reject`](UpgradeRequest::reject) it) or a plain HTTP [`Request`] (not an upgrade at
 //!   all, so one port can serve a page and a WebSocket). A broken upgrade is a
 //!   [`HandshakeError`] that carries the HTTP status and a ready-to-write
-//!   [`response`](HandshakeError::response).
+//!   [`response`](HandshakeError::response). A rejected or broken upgrade ends the
+//!   connection: both responses say `Connection: close`; write one, then close the
+//!   transport. The parser reads no further request after an upgrade request, only after
+//!   a plain one.
 //! - Client: build a [`ClientHandshake`] from a `ws://` or `wss://` target, write its
 //!   [`request`](ClientHandshake::request), then feed the response bytes until it returns
 //!   [`ClientStatus::Accepted`] or [`ClientStatus::Rejected`].
