@@ -3,6 +3,10 @@
 use std::time::Duration;
 
 /// Size limits. Every limit is checked before memory is committed.
+///
+/// A limit means what it says, 0 included: a `max_frame_size` of 0 accepts only empty
+/// frames, a `max_buffered_output` of 0 refuses every send. For no limit, use the type's
+/// `MAX`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {

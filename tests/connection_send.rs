@@ -493,3 +493,52 @@ fn server_payload_by_reference_from_16_kib() {
         }
     }
 }
+
+// SEC-03, SEC-12: a zero limit means zero: with `max_buffered_output` 0 every send is refused
+// (nothing queued), the automatic pong and the Close still go; with `max_frame_size` 0 an
+// empty frame is accepted and a one-byte one fails with 1009.
+#[test]
+fn zero_limits_mean_zero() {
+    let mut config = Config::default();
+    config.limits.max_buffered_output = 0;
+    let mut c = conn(Role::Server, config);
+    assert!(matches!(
+        c.send_text("a"),
+        Err(SendError::Backpressure {
+            buffered: 0,
+            limit: 0
+        })
+    ));
+    assert!(matches!(
+        c.send_binary_from_slice(b""),
+        Err(SendError::Backpressure { .. })
+    ));
+    let got = feed_conn(
+        &mut c,
+        &frame_to(Role::Server, true, OpCode::Ping, b"p"),
+        Split::Whole,
+        false,
+    );
+    let frames = frames_from(Role::Server, &got.wire);
+    assert_eq!((frames.len(), frames[0].2), (1, OpCode::Pong));
+    c.close(t0(), rfc6455::CloseCode::NORMAL, "").unwrap();
+    assert_eq!(
+        frames_from(Role::Server, &wire_of(&mut c))[0].2,
+        OpCode::Close
+    );
+
+    let mut config = Config::default();
+    config.limits.max_frame_size = 0;
+    let empty = feed_all_splits(
+        Role::Server,
+        &config,
+        &frame_to(Role::Server, true, OpCode::Binary, b""),
+    );
+    assert_eq!(empty.events, vec![rfc6455::Event::Binary(Bytes::new())]);
+    let one = feed_all_splits(
+        Role::Server,
+        &config,
+        &frame_to(Role::Server, true, OpCode::Binary, b"x"),
+    );
+    assert_eq!(close_code_on_wire(Role::Server, &one.wire), Some(1009));
+}
