@@ -922,6 +922,18 @@ pub fn check_handshake_request(data: &[u8]) {
     }
     match whole.0 {
         Ok(ServerStatus::Upgrade(request)) => {
+            // Nothing after an upgrade request is parsed as HTTP, and a rejection closes.
+            let mut parser = RequestParser::default();
+            let mut buf = BytesMut::from(head);
+            assert!(matches!(
+                parser.feed(&mut buf),
+                Ok(ServerStatus::Upgrade(_))
+            ));
+            let rest = buf.clone();
+            assert_eq!(parser.feed(&mut buf), Err(HandshakeError::Finished));
+            assert_eq!(buf, rest, "nothing consumed after the upgrade");
+            let refusal = request.reject(403, &[], b"").expect("a valid refusal");
+            assert!(refusal.starts_with(b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\n"));
             let (response, _) = request
                 .accept(&AcceptOptions::new())
                 .expect("a valid upgrade request can be accepted");
