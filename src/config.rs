@@ -13,8 +13,10 @@ pub struct Limits {
     /// The largest payload of one received frame. Default: 16 MiB. Larger frames fail the
     /// connection with 1009 as soon as their header arrives (FR-14).
     pub max_frame_size: u64,
-    /// The largest received message, after reassembly. Default: 64 MiB. Each fragment is
-    /// charged [`FRAGMENT_OVERHEAD`](Limits::FRAGMENT_OVERHEAD) bytes on top of its payload,
+    /// The largest received message, after reassembly. Default: 64 MiB. Each continuation
+    /// frame is charged [`FRAGMENT_OVERHEAD`](Limits::FRAGMENT_OVERHEAD) bytes on top of its
+    /// payload (the first frame only its payload, so an unfragmented message may be exactly
+    /// this long),
     /// so a flood of empty or tiny continuation frames also reaches the limit (1009, FR-33).
     /// In [`ReceiveMode::Streaming`] nothing is reassembled and this limit does not apply
     /// (`max_frame_size` still does), except to a message an extension transforms (RSV bits
@@ -36,8 +38,8 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Bytes charged to the message budget per received data frame, in addition to its
-    /// payload: 32. A 4 MiB message in 64-byte fragments (Autobahn 9.3.1) is charged 6 MiB,
+    /// Bytes charged to the message budget per received continuation frame, in addition to
+    /// its payload: 32. A 4 MiB message in 64-byte fragments (Autobahn 9.3.1) is charged 6 MiB,
     /// well within the default 64 MiB, while a stream of empty continuation frames is cut
     /// off after two million frames.
     pub const FRAGMENT_OVERHEAD: u64 = 32;
@@ -62,7 +64,10 @@ pub enum ReceiveMode {
     #[default]
     Whole,
     /// Message data as it arrives (`Event::TextChunk`, `Event::BinaryChunk`), for messages
-    /// larger than memory. Text chunks end on character boundaries.
+    /// larger than memory. Text chunks end on character boundaries. A message an installed
+    /// extension transforms (its first frame carries the extension's RSV bits) is the
+    /// exception: it is reassembled, transformed and delivered whole (`Event::Text`,
+    /// `Event::Binary`), under `max_message_size`.
     Streaming,
 }
 

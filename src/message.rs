@@ -366,6 +366,13 @@ impl Receiver {
         }
     }
 
+    /// Notes where the caller's input buffer is, before anything of it is consumed: see
+    /// [`FrameDecoder::observe`].
+    #[inline]
+    pub(crate) fn observe(&mut self, input: &BytesMut) {
+        self.decoder.observe(input);
+    }
+
     /// Decodes the next message, message chunk or control frame from the front of `buf`.
     pub(crate) fn next(
         &mut self,

@@ -415,3 +415,72 @@ fn a_large_payload_is_split_off_the_read_buffer_without_a_copy() {
         );
     }
 }
+
+// SEC-12 (tungstenite #480): a message of 4 KiB or more that comes after many consumed bytes
+// in the same read buffer is copied, not split off: split off, a kept message would hold the
+// whole allocation alive, the consumed front included (here 1 MiB for 5 000 bytes). Whether
+// the other messages came in the same read or in earlier ones into the same allocation; and
+// a large message at the front of a fresh buffer is still split off without a copy.
+#[test]
+fn a_large_message_after_consumed_bytes_does_not_pin_the_buffer() {
+    for role in [Role::Server, Role::Client] {
+        let small: Vec<u8> = (0..260)
+            .flat_map(|_| frame_to(role, true, OpCode::Binary, &[3; 4000]))
+            .collect();
+        let last = frame_to(role, true, OpCode::Binary, &[5; 5000]);
+        for reads in [1, 2] {
+            let mut c = conn(role, Config::default());
+            let mut buf = BytesMut::with_capacity(1 << 20);
+            let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+            buf.extend_from_slice(&small);
+            if reads == 2 {
+                c.handle_input(t0(), &mut buf).unwrap();
+                while c.poll_event().is_some() {}
+            }
+            buf.extend_from_slice(&last);
+            assert!(
+                arena.contains(&(buf.as_ptr() as usize)),
+                "the same allocation"
+            );
+            c.handle_input(t0(), &mut buf).unwrap();
+            let mut kept = None;
+            while let Some(event) = c.poll_event() {
+                if let rfc6455::Event::Binary(data) = event {
+                    kept = Some(data);
+                }
+            }
+            let kept = kept.expect("the last message");
+            assert_eq!(kept.len(), 5000);
+            assert!(
+                !arena.contains(&(kept.as_ptr() as usize)),
+                "{role:?}, {reads} read(s): a 5 000-byte message pins the 1 MiB buffer"
+            );
+        }
+    }
+}
+
+// SEC-12, documented in the README: control frames are not kept compact like runs of small
+// messages; each takes one event slot until taken. 64 KiB of empty Pings in one call holds
+// about 1.8 MB in a client (2-byte frames) and 0.9 MB in a server (6-byte masked frames),
+// never more than 56 bytes of queue per 2 bytes of input, and nothing once taken.
+#[test]
+fn control_frames_take_a_slot_each() {
+    for (role, at_most) in [(Role::Client, 1_900_000), (Role::Server, 950_000)] {
+        let ping = frame_to(role, true, OpCode::Ping, b"");
+        let count = 65536 / ping.len();
+        let input: Vec<u8> = (0..count).flat_map(|_| ping.clone()).collect();
+        let mut c = conn(role, Config::default());
+        let mut buf = BytesMut::from(&input[..]);
+        c.handle_input(t0(), &mut buf).unwrap();
+        let held = c.heap_capacity();
+        println!("{role:?}: {count} pings hold {held} bytes");
+        assert!(held <= at_most, "{role:?}: {held}");
+        let slot = std::mem::size_of::<rfc6455::Event>();
+        assert!(held >= count * slot, "{role:?}: one slot per ping ({held})");
+        let taken = std::iter::from_fn(|| c.poll_event()).count();
+        assert_eq!(taken, count);
+        let mut out = Outcome::default();
+        drain(&mut c, &mut out);
+        assert_eq!(c.heap_capacity(), 0, "{role:?}: released once taken");
+    }
+}

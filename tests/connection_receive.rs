@@ -491,7 +491,7 @@ fn read_hint_counts_the_rest_of_the_frame() {
         for mode in [ReceiveMode::Whole, ReceiveMode::Streaming] {
             let mut config = Config::default();
             config.receive_mode = mode;
-            let mut c = conn(role, config);
+            let mut c = conn(role, config.clone());
             let frame = frame_to(role, true, OpCode::Binary, &[7; 1000]);
             let header = frame.len() - 1000;
             let mut input = bytes::BytesMut::new();
@@ -509,6 +509,20 @@ fn read_hint_counts_the_rest_of_the_frame() {
             input.extend_from_slice(&frame[header + 999..]);
             c.handle_input(t0(), &mut input).unwrap();
             assert_eq!(c.read_hint(&input), 0, "{role:?} {mode:?} complete");
+
+            // A frame in progress when the connection fails (invalid text, caught before the
+            // frame is complete): no more input is taken, so no more is hinted.
+            let text = frame_to(role, true, OpCode::Text, &[b'a'; 1000]);
+            let mut failing = conn(role, config.clone());
+            let mut input = bytes::BytesMut::from(&text[..header + 100]);
+            failing.handle_input(t0(), &mut input).unwrap();
+            assert_eq!(failing.read_hint(&input), 900);
+            let mut bad = frame_to(role, true, OpCode::Text, &[0xff; 1000]);
+            bad.truncate(header + 100);
+            let mut failing = conn(role, config.clone());
+            let mut input = bytes::BytesMut::from(&bad[..]);
+            assert!(failing.handle_input(t0(), &mut input).is_err());
+            assert_eq!(failing.read_hint(&input), 0, "{role:?} {mode:?} failed");
         }
     }
 }

@@ -882,6 +882,37 @@ fn decode_copies_small_payloads_and_splits_large_ones_off() {
     }
 }
 
+// The same through the public decoder, frame by frame: a payload of 4 KiB or more after a
+// megabyte of consumed frames in the same buffer is copied (split off, it would keep the
+// whole megabyte alive), while one that starts a new buffer is split off.
+#[test]
+fn payload_after_consumed_frames_is_copied() {
+    let mut client = FrameEncoder::new(Role::Client);
+    let mut buf = BytesMut::with_capacity(1 << 20);
+    let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+    for _ in 0..260 {
+        client.encode(&mut buf, true, 0, OpCode::Binary, &[3; 4000]);
+    }
+    client.encode(&mut buf, true, 0, OpCode::Binary, &[5; 5000]);
+    let mut dec = FrameDecoder::new(DecoderConfig::new(Role::Server));
+    let mut last = None;
+    while let Some(frame) = dec.decode(&mut buf).unwrap() {
+        last = Some(frame.payload);
+    }
+    let last = last.unwrap();
+    assert_eq!(last[..], [5; 5000][..]);
+    assert!(
+        !arena.contains(&(last.as_ptr() as usize)),
+        "pins the buffer"
+    );
+
+    let mut fresh = BytesMut::with_capacity(6000);
+    client.encode(&mut fresh, true, 0, OpCode::Binary, &[6; 5000]);
+    let arena = fresh.as_ptr() as usize..fresh.as_ptr() as usize + fresh.capacity();
+    let frame = dec.decode(&mut fresh).unwrap().unwrap();
+    assert!(arena.contains(&(frame.payload.as_ptr() as usize)), "copied");
+}
+
 // FR-06, FR-11: the header alone, for a payload the server sends separately (a vectored
 // write): unmasked, in the smallest length encoding, the same bytes as the whole frame's.
 #[test]

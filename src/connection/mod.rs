@@ -288,7 +288,9 @@ impl Connection {
     /// Delivered payloads never keep `input`'s allocation alive unless they fill most of it:
     /// payloads under 4 KiB are copied out (the messages of one call share copies of at most
     /// 4 KiB, so a message kept by the application pins at most 4 KiB), and larger ones are
-    /// split off without a copy only when they fill at least half of what is left of `input`.
+    /// split off without a copy only when they fill at least half of `input`'s allocation,
+    /// counting the bytes consumed before them since this connection first saw it (split
+    /// off, a kept payload keeps those alive too).
     ///
     /// Returns `Err` when the input made us fail the connection (the peer broke the protocol).
     /// The error is for logging: the Close frame with its code, the transport close and
@@ -306,6 +308,7 @@ impl Connection {
         if !input.is_empty() {
             self.keepalive.received(now);
         }
+        self.receiver.observe(input);
         // Whatever this call queues comes after a message held in place by the last one.
         self.events.unlone();
         let mut slab = Slab::default();
@@ -376,12 +379,16 @@ impl Connection {
     }
 
     /// How many more bytes complete the frame in progress, given the `input` that the last
-    /// [`handle_input`](Self::handle_input) left unconsumed; 0 between frames.
+    /// [`handle_input`](Self::handle_input) left unconsumed; 0 between frames, and once the
+    /// connection takes no more input (after the peer's Close, after failing, closed).
     ///
     /// An embedder may bound its next read by this when it is non-zero: a large payload then
     /// ends exactly at the end of the buffer and goes to the application without a copy, and
     /// the buffer is free for reuse once the application drops it.
     pub fn read_hint(&self, input: &[u8]) -> u64 {
+        if !matches!(self.state, State::Open | State::CloseSent { .. }) {
+            return 0;
+        }
         self.receiver
             .payload_remaining()
             .saturating_sub(input.len() as u64)

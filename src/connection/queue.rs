@@ -45,9 +45,12 @@ enum Item {
 }
 
 /// How many ready events the queue holds before runs wait compact, and about how many are
-/// made ready at a time after that. The ready queue stays under 1024 events (a refill may
-/// pass the mark by one run), so its buffer stays at most 56 KiB, well under the size from
-/// which glibc maps allocations from the kernel (128 KiB). A read of fewer small messages
+/// made ready at a time after that. With runs of small messages the ready queue stays under
+/// 1024 events (a refill may pass the mark by one run), so its buffer stays at most 56 KiB,
+/// well under the size from which glibc maps allocations from the kernel (128 KiB). Other
+/// events (control frames, streaming chunks, a message alone between them) are made ready
+/// one per frame whatever the mark: those are bounded only by the frames of one
+/// `handle_input` call. A read of fewer small messages
 /// than the mark never waits: compare, decode 125 B (~500 a read), with the mark at 64 31 ns,
 /// at 1024 29 ns, as before the runs.
 #[cfg(not(fuzzing))]

@@ -98,6 +98,18 @@ const UNMASK_BLOCK: usize = 5;
 pub struct FrameDecoder {
     config: DecoderConfig,
     state: State,
+    seen: Seen,
+}
+
+/// The caller's buffer as this decoder has seen it: where its allocation ends (the low 32
+/// bits of the address, which tell allocations apart well enough for a size decision) and
+/// how far before that end the first view of it began. A payload split off without a copy
+/// keeps the whole allocation alive, the bytes consumed before it included, so the decision
+/// to split counts those too. Eight bytes: the connection stays within 512.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    end: u32,
+    span: u32,
 }
 
 impl FrameDecoder {
@@ -106,6 +118,7 @@ impl FrameDecoder {
         Self {
             config,
             state: State::Header,
+            seen: Seen { end: 0, span: 0 },
         }
     }
 
@@ -119,6 +132,42 @@ impl FrameDecoder {
         self.config = config;
     }
 
+    /// Notes where `buf` is: a view of the allocation seen before (its front moved forward
+    /// as bytes were consumed, its end unchanged), or a new one (the caller's buffer was
+    /// reallocated, or reclaimed its consumed front). Called on entry with the caller's
+    /// buffer, before anything is consumed.
+    #[inline]
+    pub(crate) fn observe(&mut self, buf: &BytesMut) {
+        let (end, room) = Self::locate(buf);
+        // A front that moved back (more room than before) is a reclaimed buffer.
+        if end != self.seen.end || room > self.seen.span {
+            self.seen = Seen { end, span: room };
+        }
+    }
+
+    /// Bytes of `buf`'s allocation before its front that were consumed since
+    /// [`observe`](Self::observe) first saw it (0 for an allocation not seen).
+    #[inline]
+    fn consumed_before(&self, buf: &BytesMut) -> usize {
+        let (end, room) = Self::locate(buf);
+        if end == self.seen.end && room <= self.seen.span {
+            (self.seen.span - room) as usize
+        } else {
+            0
+        }
+    }
+
+    /// The low 32 bits of the address where `buf`'s allocation ends, and the room from its
+    /// front to there (capped at `u32::MAX`).
+    #[inline]
+    fn locate(buf: &BytesMut) -> (u32, u32) {
+        let end = (buf.as_ptr() as usize).wrapping_add(buf.capacity());
+        (
+            end as u32,
+            u32::try_from(buf.capacity()).unwrap_or(u32::MAX),
+        )
+    }
+
     /// Decodes the next complete frame from the front of `buf`, or returns `None` when more
     /// bytes are needed. Bytes of an incomplete payload are unmasked in place in blocks of
     /// 256 KiB as they arrive, the rest when the frame completes; they can be inspected (and
@@ -128,20 +177,22 @@ impl FrameDecoder {
     /// [`decode_chunk`](Self::decode_chunk) has taken part of a frame, `decode` returns the
     /// rest of it, so the returned payload is then shorter than `header.payload_len`.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        self.observe(buf);
         let Some(done) = self.complete_frame(buf)? else {
             return Ok(None);
         };
+        let before = self.consumed_before(buf);
         let payload = match done.header.mask {
             // The payload is copied out anyway: unmask the copy piece by piece while it is in
             // L1, rather than unmasking in place and then copying (two passes).
-            Some(key) if !keeps_in_place(buf, done.len) => {
+            Some(key) if !keeps_in_place(buf, done.len, before) => {
                 copy_unmasked(buf, done.len, done.unmasked, key, done.key_phase)
             }
             Some(key) => {
                 apply_mask(&mut buf[done.unmasked..done.len], key, done.key_phase);
-                split_payload(buf, done.len)
+                split_payload(buf, done.len, before)
             }
-            None => split_payload(buf, done.len),
+            None => split_payload(buf, done.len, before),
         };
         Ok(Some(Frame {
             header: done.header,
@@ -242,8 +293,9 @@ impl FrameDecoder {
         if let Some(key) = done.header.mask {
             apply_mask(&mut buf[done.unmasked..done.len], key, done.key_phase);
         }
-        if keeps_in_place(buf, done.len) {
-            return Ok(Some(Lent::Split(split_payload(buf, done.len))));
+        let before = self.consumed_before(buf);
+        if keeps_in_place(buf, done.len, before) {
+            return Ok(Some(Lent::Split(split_payload(buf, done.len, before))));
         }
         let copied = copy(&buf[..done.len]);
         buf.advance(done.len);
@@ -342,6 +394,7 @@ impl FrameDecoder {
         &mut self,
         buf: &mut BytesMut,
     ) -> Result<Option<FrameChunk>, ProtocolError> {
+        self.observe(buf);
         self.parse_header(buf)?;
         let available = self.payload_available(buf);
         if matches!(self.state, State::Payload { remaining, .. } if available == 0 && remaining > 0)
@@ -349,6 +402,7 @@ impl FrameDecoder {
             return Ok(None);
         }
         self.unmask_to(buf, available);
+        let before = self.consumed_before(buf);
         let State::Payload {
             header,
             remaining,
@@ -362,7 +416,7 @@ impl FrameDecoder {
             header: *header,
             first: *consumed == 0,
             last: available as u64 == *remaining,
-            payload: split_payload(buf, available),
+            payload: split_payload(buf, available, before),
         };
         *remaining -= available as u64;
         *consumed += available as u64;
@@ -389,6 +443,8 @@ impl FrameDecoder {
     /// # Panics
     /// If `n` is larger than the unmasked bytes available.
     pub fn take_partial(&mut self, buf: &mut BytesMut, n: usize) -> Bytes {
+        self.observe(buf);
+        let before = self.consumed_before(buf);
         let State::Payload {
             remaining,
             consumed,
@@ -406,7 +462,7 @@ impl FrameDecoder {
         if *remaining == 0 {
             self.state = State::Header;
         }
-        split_payload(buf, n)
+        split_payload(buf, n, before)
     }
 
     /// Payload bytes of the current frame still expected, or 0 between frames. A caller can
@@ -465,15 +521,17 @@ fn phase(consumed: u64, offset: usize) -> usize {
 }
 
 /// Whether a payload of `n` bytes at the front of `buf` is split off without copying: when
-/// it is large and dominates the buffer. Otherwise it is copied, so it does not pin the buffer.
-fn keeps_in_place(buf: &BytesMut, n: usize) -> bool {
-    // `capacity` covers the whole view of the buffer from its front, filled or not.
-    n >= ZERO_COPY_MIN && n.saturating_mul(2) >= buf.capacity()
+/// it is large and dominates the allocation, whose `before` bytes ahead of the front were
+/// consumed already. Otherwise it is copied, so it does not pin the buffer.
+fn keeps_in_place(buf: &BytesMut, n: usize, before: usize) -> bool {
+    // `capacity` covers the view of the buffer from its front to the allocation's end,
+    // filled or not; a split-off payload keeps the consumed bytes before it alive too.
+    n >= ZERO_COPY_MIN && n.saturating_mul(2) >= buf.capacity().saturating_add(before)
 }
 
 /// Takes `n` bytes from the front of `buf`, without copying if [`keeps_in_place`].
-fn split_payload(buf: &mut BytesMut, n: usize) -> Bytes {
-    if keeps_in_place(buf, n) {
+fn split_payload(buf: &mut BytesMut, n: usize, before: usize) -> Bytes {
+    if keeps_in_place(buf, n, before) {
         buf.split_to(n).freeze()
     } else {
         let out = Bytes::copy_from_slice(&buf[..n]);
