@@ -112,6 +112,67 @@ struct Seen {
     span: u32,
 }
 
+impl Seen {
+    /// Notes where `buf` is: a view of the allocation seen before (its front moved forward
+    /// as bytes were consumed, its end unchanged), or a new one (the caller's buffer was
+    /// reallocated, or reclaimed its consumed front). Called on entry with the caller's
+    /// buffer, before anything is consumed.
+    #[inline]
+    fn observe(&mut self, buf: &BytesMut) {
+        let (end, room) = Self::locate(buf);
+        // A front that moved back (more room than before) is a reclaimed buffer.
+        if end != self.end || room > self.span {
+            *self = Self { end, span: room };
+        }
+    }
+
+    /// Bytes of `buf`'s allocation before its front that were consumed since
+    /// [`observe`](Self::observe) first saw it (0 for an allocation not seen).
+    #[inline]
+    fn consumed_before(&self, buf: &BytesMut) -> usize {
+        let (end, room) = Self::locate(buf);
+        if end == self.end && room <= self.span {
+            (self.span - room) as usize
+        } else {
+            0
+        }
+    }
+
+    /// The low 32 bits of the address where `buf`'s allocation ends, and the room from its
+    /// front to there (capped at `u32::MAX`).
+    #[inline]
+    fn locate(buf: &BytesMut) -> (u32, u32) {
+        let end = (buf.as_ptr() as usize).wrapping_add(buf.capacity());
+        (
+            end as u32,
+            u32::try_from(buf.capacity()).unwrap_or(u32::MAX),
+        )
+    }
+
+    /// Whether a payload of `n` bytes at the front of `buf` is split off without copying:
+    /// when it is large and dominates the allocation, the bytes consumed ahead of the front
+    /// included. Otherwise it is copied, so it does not pin the buffer.
+    #[inline]
+    fn keeps_in_place(&self, buf: &BytesMut, n: usize) -> bool {
+        // `capacity` covers the view of the buffer from its front to the allocation's end,
+        // filled or not; a split-off payload keeps the consumed bytes before it alive too.
+        n >= ZERO_COPY_MIN
+            && n.saturating_mul(2) >= buf.capacity().saturating_add(self.consumed_before(buf))
+    }
+
+    /// Takes `n` bytes from the front of `buf`, without copying if
+    /// [`keeps_in_place`](Self::keeps_in_place).
+    fn split_payload(&self, buf: &mut BytesMut, n: usize) -> Bytes {
+        if self.keeps_in_place(buf, n) {
+            buf.split_to(n).freeze()
+        } else {
+            let out = Bytes::copy_from_slice(&buf[..n]);
+            buf.advance(n);
+            out
+        }
+    }
+}
+
 impl FrameDecoder {
     /// A decoder applying `config`.
     pub const fn new(config: DecoderConfig) -> Self {
@@ -132,40 +193,11 @@ impl FrameDecoder {
         self.config = config;
     }
 
-    /// Notes where `buf` is: a view of the allocation seen before (its front moved forward
-    /// as bytes were consumed, its end unchanged), or a new one (the caller's buffer was
-    /// reallocated, or reclaimed its consumed front). Called on entry with the caller's
-    /// buffer, before anything is consumed.
+    /// Notes where the caller's buffer is, before anything of it is consumed: see
+    /// [`Seen::observe`].
     #[inline]
     pub(crate) fn observe(&mut self, buf: &BytesMut) {
-        let (end, room) = Self::locate(buf);
-        // A front that moved back (more room than before) is a reclaimed buffer.
-        if end != self.seen.end || room > self.seen.span {
-            self.seen = Seen { end, span: room };
-        }
-    }
-
-    /// Bytes of `buf`'s allocation before its front that were consumed since
-    /// [`observe`](Self::observe) first saw it (0 for an allocation not seen).
-    #[inline]
-    fn consumed_before(&self, buf: &BytesMut) -> usize {
-        let (end, room) = Self::locate(buf);
-        if end == self.seen.end && room <= self.seen.span {
-            (self.seen.span - room) as usize
-        } else {
-            0
-        }
-    }
-
-    /// The low 32 bits of the address where `buf`'s allocation ends, and the room from its
-    /// front to there (capped at `u32::MAX`).
-    #[inline]
-    fn locate(buf: &BytesMut) -> (u32, u32) {
-        let end = (buf.as_ptr() as usize).wrapping_add(buf.capacity());
-        (
-            end as u32,
-            u32::try_from(buf.capacity()).unwrap_or(u32::MAX),
-        )
+        self.seen.observe(buf);
     }
 
     /// Decodes the next complete frame from the front of `buf`, or returns `None` when more
@@ -181,18 +213,17 @@ impl FrameDecoder {
         let Some(done) = self.complete_frame(buf)? else {
             return Ok(None);
         };
-        let before = self.consumed_before(buf);
         let payload = match done.header.mask {
             // The payload is copied out anyway: unmask the copy piece by piece while it is in
             // L1, rather than unmasking in place and then copying (two passes).
-            Some(key) if !keeps_in_place(buf, done.len, before) => {
+            Some(key) if !self.seen.keeps_in_place(buf, done.len) => {
                 copy_unmasked(buf, done.len, done.unmasked, key, done.key_phase)
             }
             Some(key) => {
                 apply_mask(&mut buf[done.unmasked..done.len], key, done.key_phase);
-                split_payload(buf, done.len, before)
+                self.seen.split_payload(buf, done.len)
             }
-            None => split_payload(buf, done.len, before),
+            None => self.seen.split_payload(buf, done.len),
         };
         Ok(Some(Frame {
             header: done.header,
@@ -293,9 +324,8 @@ impl FrameDecoder {
         if let Some(key) = done.header.mask {
             apply_mask(&mut buf[done.unmasked..done.len], key, done.key_phase);
         }
-        let before = self.consumed_before(buf);
-        if keeps_in_place(buf, done.len, before) {
-            return Ok(Some(Lent::Split(split_payload(buf, done.len, before))));
+        if self.seen.keeps_in_place(buf, done.len) {
+            return Ok(Some(Lent::Split(self.seen.split_payload(buf, done.len))));
         }
         let copied = copy(&buf[..done.len]);
         buf.advance(done.len);
@@ -402,7 +432,6 @@ impl FrameDecoder {
             return Ok(None);
         }
         self.unmask_to(buf, available);
-        let before = self.consumed_before(buf);
         let State::Payload {
             header,
             remaining,
@@ -416,7 +445,7 @@ impl FrameDecoder {
             header: *header,
             first: *consumed == 0,
             last: available as u64 == *remaining,
-            payload: split_payload(buf, available, before),
+            payload: self.seen.split_payload(buf, available),
         };
         *remaining -= available as u64;
         *consumed += available as u64;
@@ -444,7 +473,6 @@ impl FrameDecoder {
     /// If `n` is larger than the unmasked bytes available.
     pub fn take_partial(&mut self, buf: &mut BytesMut, n: usize) -> Bytes {
         self.observe(buf);
-        let before = self.consumed_before(buf);
         let State::Payload {
             remaining,
             consumed,
@@ -462,7 +490,7 @@ impl FrameDecoder {
         if *remaining == 0 {
             self.state = State::Header;
         }
-        split_payload(buf, n, before)
+        self.seen.split_payload(buf, n)
     }
 
     /// Payload bytes of the current frame still expected, or 0 between frames. A caller can
@@ -518,26 +546,6 @@ fn in_front(buf: &[u8], remaining: u64) -> usize {
 /// payload was consumed before the buffer's front.
 fn phase(consumed: u64, offset: usize) -> usize {
     ((consumed as usize) & 3).wrapping_add(offset) & 3
-}
-
-/// Whether a payload of `n` bytes at the front of `buf` is split off without copying: when
-/// it is large and dominates the allocation, whose `before` bytes ahead of the front were
-/// consumed already. Otherwise it is copied, so it does not pin the buffer.
-fn keeps_in_place(buf: &BytesMut, n: usize, before: usize) -> bool {
-    // `capacity` covers the view of the buffer from its front to the allocation's end,
-    // filled or not; a split-off payload keeps the consumed bytes before it alive too.
-    n >= ZERO_COPY_MIN && n.saturating_mul(2) >= buf.capacity().saturating_add(before)
-}
-
-/// Takes `n` bytes from the front of `buf`, without copying if [`keeps_in_place`].
-fn split_payload(buf: &mut BytesMut, n: usize, before: usize) -> Bytes {
-    if keeps_in_place(buf, n, before) {
-        buf.split_to(n).freeze()
-    } else {
-        let out = Bytes::copy_from_slice(&buf[..n]);
-        buf.advance(n);
-        out
-    }
 }
 
 /// Takes `n` bytes from the front of `buf` as a copy, of which the first `unmasked` are
