@@ -301,7 +301,7 @@ impl Connection {
         now: Instant,
         input: &mut BytesMut,
     ) -> Result<(), ProtocolError> {
-        if !matches!(self.state, State::Open | State::CloseSent { .. }) {
+        if !self.takes_input() {
             input.clear();
             return Ok(());
         }
@@ -386,12 +386,18 @@ impl Connection {
     /// ends exactly at the end of the buffer and goes to the application without a copy, and
     /// the buffer is free for reuse once the application drops it.
     pub fn read_hint(&self, input: &[u8]) -> u64 {
-        if !matches!(self.state, State::Open | State::CloseSent { .. }) {
+        if !self.takes_input() {
             return 0;
         }
         self.receiver
             .payload_remaining()
             .saturating_sub(input.len() as u64)
+    }
+
+    /// Whether input is still read: until the peer's Close, and not after failing or
+    /// closing (CL-09, CL-14).
+    fn takes_input(&self) -> bool {
+        matches!(self.state, State::Open | State::CloseSent { .. })
     }
 
     /// The transport reached end of stream (the peer closed it, or it broke).
