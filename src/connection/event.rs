@@ -50,9 +50,9 @@ pub enum Event {
     /// takes events before it drains the output).
     CloseReceived(Option<CloseFrame>),
     /// The connection is over. Emitted exactly once, always the last event; the output may
-    /// still hold the last Close frame and [`Transmit::CloseTransport`], to
-    /// be written before the connection is dropped. (Boxed: it is rare and large, and keeps
-    /// every other event small.)
+    /// still hold the last Close frame and [`Transmit::CloseTransport`], to be written before
+    /// the connection is dropped. (Boxed: it is rare and large, and keeps every other event
+    /// small.)
     Closed(Box<CloseOutcome>),
 }
 

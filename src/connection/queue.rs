@@ -50,9 +50,8 @@ enum Item {
 /// well under the size from which glibc maps allocations from the kernel (128 KiB). Other
 /// events (control frames, streaming chunks, a message alone between them) are made ready
 /// one per frame whatever the mark: those are bounded only by the frames of one
-/// `handle_input` call. A read of fewer small messages
-/// than the mark never waits: compare, decode 125 B (~500 a read), with the mark at 64 31 ns,
-/// at 1024 29 ns, as before the runs.
+/// `handle_input` call. A read of fewer small messages than the mark never waits: compare,
+/// decode 125 B (~500 a read), with the mark at 64 31 ns, at 1024 29 ns, as before the runs.
 #[cfg(not(fuzzing))]
 const READY_MAX: usize = 960;
 /// Fuzz inputs are small: a low mark sends their runs through the waiting path too.

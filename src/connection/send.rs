@@ -199,8 +199,8 @@ impl Connection {
     /// [`send_binary_from_slice`](Self::send_binary_from_slice) followed by
     /// [`transmit_into`](Self::transmit_into), and the same errors, but an unfragmented
     /// message is encoded straight into `out` when `out` has room for it and a header of the
-    /// largest size ([`MAX_HEADER_LEN`], 14 bytes) (a client's
-    /// masked on the way, never in `data`), with nothing allocated or copied twice.
+    /// largest size ([`MAX_HEADER_LEN`], 14 bytes): a client's is masked on the way, never
+    /// in `data`, and nothing is allocated or copied twice.
     /// The cheapest way to send a message from borrowed bytes when the next thing the
     /// embedder does is write its buffer.
     ///

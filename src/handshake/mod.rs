@@ -267,7 +267,8 @@ impl HandshakeError {
     /// A complete HTTP/1.1 error response for a server to write before closing the
     /// transport: the [`status`](Self::status), `Connection: close`, a plain-text body
     /// with this error's message, plus `Sec-WebSocket-Version: 13` and `Upgrade: websocket`
-    /// on a 426 (whose `Connection` then also lists `Upgrade`) and `Allow: GET` on a 405. `None` when [`status`](Self::status) is `None`.
+    /// on a 426 (whose `Connection` then also lists `Upgrade`) and `Allow: GET` on a 405.
+    /// `None` when [`status`](Self::status) is `None`.
     pub fn response(&self) -> Option<Vec<u8>> {
         let status = self.status()?;
         // A sender of `Upgrade` also lists `upgrade` in `Connection` (RFC 9110 section 7.8),
