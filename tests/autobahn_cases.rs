@@ -14,14 +14,6 @@ use rfc6455::{CloseCode, CloseFrame, CloseKind, Config, Event, Role};
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
 
-/// What `role` wrote, as (opcode, payload) per frame.
-fn sent(role: Role, wire: &[u8]) -> Vec<(OpCode, Bytes)> {
-    frames_from(role, wire)
-        .into_iter()
-        .map(|f| (f.2, f.3))
-        .collect()
-}
-
 // 6.7.x, 6.9.x, 6.22.x, 6.23.x (FR-22, FR-27): noncharacters, the last code point of each
 // plane, the replacement character and U+10FFFF are valid UTF-8 and must be delivered
 // unchanged, alone and inside a longer text.
@@ -201,7 +193,10 @@ fn autobahn_3_2_4_1_3_violation_after_a_message_then_a_ping() {
                 closed_outcome(&got.events).kind,
                 CloseKind::Failed(error.clone())
             );
-            let opcodes: Vec<OpCode> = sent(role, &got.wire).into_iter().map(|f| f.0).collect();
+            let opcodes: Vec<OpCode> = opcodes_and_payloads(role, &got.wire)
+                .into_iter()
+                .map(|f| f.0)
+                .collect();
             assert_eq!(
                 opcodes,
                 [OpCode::Close],
@@ -234,7 +229,7 @@ fn autobahn_7_1_5_close_in_the_middle_of_a_message() {
         );
         assert!(matches!(got.events[0], Event::CloseReceived(_)));
         assert_eq!(
-            sent(role, &got.wire),
+            opcodes_and_payloads(role, &got.wire),
             vec![(OpCode::Close, Bytes::from_static(&[0x03, 0xe8]))]
         );
     }
@@ -294,7 +289,7 @@ fn autobahn_2_4_ping_of_125_bytes_answered_in_full() {
     for role in ROLES {
         let got = feed(role, &frame_to(role, true, OpCode::Ping, &payload));
         assert_eq!(
-            sent(role, &got.wire),
+            opcodes_and_payloads(role, &got.wire),
             vec![(OpCode::Pong, Bytes::from(payload.clone()))]
         );
     }

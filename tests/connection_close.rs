@@ -16,14 +16,6 @@ fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     [&code.to_be_bytes()[..], reason.as_bytes()].concat()
 }
 
-/// The opcode and payload of each frame `role` wrote on `wire`.
-fn opcodes_and_payloads(role: Role, wire: &[u8]) -> Vec<(OpCode, bytes::Bytes)> {
-    frames_from(role, wire)
-        .into_iter()
-        .map(|f| (f.2, f.3))
-        .collect()
-}
-
 // CL-01, CL-08, CL-10, CL-11, CL-17: the client closes; the server echoes and closes the
 // transport first; the client sees the server's EOF; both outcomes clean.
 #[test]

@@ -157,10 +157,7 @@ fn fr28_fr29_every_ping_answered() {
             .flat_map(|i| frame_to(role, true, OpCode::Ping, &[i; 3]))
             .collect();
         let got = feed(role, &input);
-        let pongs: Vec<_> = frames_from(role, &got.wire)
-            .into_iter()
-            .map(|f| (f.2, f.3))
-            .collect();
+        let pongs = opcodes_and_payloads(role, &got.wire);
         let expect: Vec<_> = (0..10u8)
             .map(|i| (OpCode::Pong, Bytes::from(vec![i; 3])))
             .collect();

@@ -194,6 +194,14 @@ pub fn frames_from(role: Role, wire: &[u8]) -> Vec<(bool, u8, OpCode, Bytes)> {
     out
 }
 
+/// The opcode and payload of each frame `role` wrote on `wire`.
+pub fn opcodes_and_payloads(role: Role, wire: &[u8]) -> Vec<(OpCode, Bytes)> {
+    frames_from(role, wire)
+        .into_iter()
+        .map(|f| (f.2, f.3))
+        .collect()
+}
+
 /// The code of the Close frame a connection wrote, if any.
 pub fn close_code_on_wire(role: Role, wire: &[u8]) -> Option<u16> {
     frames_from(role, wire)
