@@ -7,7 +7,7 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use common::*;
 use rfc6455::frame::{OpCode, ProtocolError};
 use rfc6455::{CloseCode, CloseFrame, CloseKind, Config, Event, Role};
@@ -308,15 +308,9 @@ fn autobahn_9_1_6_sixteen_mib_in_one_frame_at_the_default_limit() {
             (OpCode::Binary, text.as_bytes()),
         ] {
             let wire = frame_to(role, true, opcode, payload);
-            for read in [wire.len(), 64 * 1024] {
-                let mut c = conn(role, Config::default());
-                let mut got = Outcome::default();
-                let mut buf = BytesMut::new();
-                for piece in wire.chunks(read) {
-                    buf.extend_from_slice(piece);
-                    c.handle_input(t0(), &mut buf).unwrap();
-                    drain(&mut c, &mut got);
-                }
+            for split in [Split::Whole, Split::Every(64 * 1024)] {
+                let got = feed_conn(&mut conn(role, Config::default()), &wire, split, false);
+                assert_eq!(got.error, None, "{opcode:?}");
                 assert_eq!(got.events.len(), 1, "{opcode:?}");
                 match &got.events[0] {
                     Event::Text(t) => assert!(opcode == OpCode::Text && t.as_bytes() == payload),

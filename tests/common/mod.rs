@@ -14,6 +14,9 @@ pub enum Split {
     Whole,
     OneByte,
     Random(u64),
+    /// Reads of this many bytes (the last one shorter), for inputs too large to feed in
+    /// small pieces.
+    Every(usize),
 }
 
 pub const SPLITS: [Split; 5] = [
@@ -45,6 +48,7 @@ pub fn pieces(input: &[u8], split: Split) -> Vec<&[u8]> {
     match split {
         Split::Whole => vec![input],
         Split::OneByte => input.chunks(1).collect(),
+        Split::Every(n) => input.chunks(n).collect(),
         Split::Random(seed) => {
             let mut rng = Rng::new(seed);
             let mut out = Vec::new();
