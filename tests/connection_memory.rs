@@ -74,7 +74,7 @@ fn small_messages_share_slabs_of_at_most_4_kib() {
             let payload = [(i % 251) as u8; 16];
             buf.extend_from_slice(&frame_to(role, true, OpCode::Binary, &payload));
         }
-        let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+        let arena = arena(&buf);
         c.handle_input(t0(), &mut buf).unwrap();
         let mut messages = Vec::new();
         while let Some(event) = c.poll_event() {
@@ -403,7 +403,7 @@ fn a_large_payload_is_split_off_the_read_buffer_without_a_copy() {
         let mut c = conn(role, Config::default());
         let mut buf = BytesMut::with_capacity(frame.len());
         buf.extend_from_slice(&frame);
-        let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+        let arena = arena(&buf);
         c.handle_input(t0(), &mut buf).unwrap();
         let Some(rfc6455::Event::Binary(data)) = c.poll_event() else {
             panic!("{role:?}: no message")
@@ -431,7 +431,7 @@ fn a_large_message_after_consumed_bytes_does_not_pin_the_buffer() {
         for reads in [1, 2] {
             let mut c = conn(role, Config::default());
             let mut buf = BytesMut::with_capacity(1 << 20);
-            let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+            let arena = arena(&buf);
             buf.extend_from_slice(&small);
             if reads == 2 {
                 c.handle_input(t0(), &mut buf).unwrap();

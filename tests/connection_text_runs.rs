@@ -150,7 +150,7 @@ fn small_text_messages_share_copies_of_at_most_4_kib() {
         for t in &texts {
             buf.extend_from_slice(&frame_to(role, true, OpCode::Text, t.as_bytes()));
         }
-        let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+        let arena = arena(&buf);
         let mut c = conn(role, Config::default());
         c.handle_input(t0(), &mut buf).unwrap();
         let mut got = Vec::new();

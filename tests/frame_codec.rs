@@ -2,7 +2,10 @@
 //! table of rejected headers with their close codes, and property tests for the encode ->
 //! decode round trip and for chunking invariance (FR-02).
 
+mod common;
+
 use bytes::BytesMut;
+use common::arena;
 use proptest::prelude::*;
 use rfc6455::Role;
 use rfc6455::frame::{
@@ -867,7 +870,7 @@ fn decode_copies_small_payloads_and_splits_large_ones_off() {
         let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         let mut buf = BytesMut::with_capacity(room);
         client.encode(&mut buf, true, 0, OpCode::Binary, &payload);
-        let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+        let arena = arena(&buf);
         let mut dec = FrameDecoder::new(DecoderConfig::new(Role::Server));
         let frame = dec.decode(&mut buf).unwrap().expect("a whole frame");
         assert!(
@@ -889,7 +892,7 @@ fn decode_copies_small_payloads_and_splits_large_ones_off() {
 fn payload_after_consumed_frames_is_copied() {
     let mut client = FrameEncoder::new(Role::Client);
     let mut buf = BytesMut::with_capacity(1 << 20);
-    let arena = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+    let arena = arena(&buf);
     for _ in 0..260 {
         client.encode(&mut buf, true, 0, OpCode::Binary, &[3; 4000]);
     }
@@ -908,7 +911,7 @@ fn payload_after_consumed_frames_is_copied() {
 
     let mut fresh = BytesMut::with_capacity(6000);
     client.encode(&mut fresh, true, 0, OpCode::Binary, &[6; 5000]);
-    let arena = fresh.as_ptr() as usize..fresh.as_ptr() as usize + fresh.capacity();
+    let arena = common::arena(&fresh);
     let frame = dec.decode(&mut fresh).unwrap().unwrap();
     assert!(arena.contains(&(frame.payload.as_ptr() as usize)), "copied");
 }

@@ -198,6 +198,12 @@ pub fn frames_from(role: Role, wire: &[u8]) -> Vec<(bool, u8, OpCode, Bytes)> {
     out
 }
 
+/// The addresses `buf`'s allocation spans from its front: a payload that points into them
+/// was split off `buf` (not copied), and keeps the allocation alive.
+pub fn arena(buf: &BytesMut) -> std::ops::Range<usize> {
+    buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity()
+}
+
 /// The opcode and payload of each frame `role` wrote on `wire`.
 pub fn opcodes_and_payloads(role: Role, wire: &[u8]) -> Vec<(OpCode, Bytes)> {
     frames_from(role, wire)
