@@ -373,6 +373,12 @@ impl Receiver {
         self.decoder.observe(input);
     }
 
+    /// Appends bytes from the peer to the input: [`FrameDecoder::extend_from_read`].
+    #[inline]
+    pub(crate) fn extend_from_read(&mut self, input: &mut BytesMut, read: &[u8]) {
+        self.decoder.extend_from_read(input, read);
+    }
+
     /// Decodes the next message, message chunk or control frame from the front of `buf`.
     pub(crate) fn next(
         &mut self,
@@ -637,9 +643,26 @@ impl Receiver {
         if !fin {
             return Ok(Step::Continue);
         }
+        Ok(Step::Deliver(self.complete_message(
+            single,
+            ext,
+            max_message_size,
+        )?))
+    }
+
+    /// The event of the message in progress, whose final frame was just taken: `single`, the
+    /// payload of a message of one frame, or else the fragments reassembled, decoded by the
+    /// extension that transformed it and checked as UTF-8 when it is text.
+    fn complete_message(
+        &mut self,
+        single: Option<Bytes>,
+        ext: Option<&mut (dyn Extension + 'static)>,
+        max_message_size: u64,
+    ) -> Result<Event, ProtocolError> {
         let Some(message) = self.message.take() else {
             unreachable!("check_header starts a message for every data frame")
         };
+        let validate = message.text && message.rsv == 0;
         let payload = match single {
             Some(payload) => payload,
             None => {
@@ -652,7 +675,7 @@ impl Receiver {
             (rsv, Some(ext)) => ext.decode_message(rsv, payload, max_message_size)?,
             (rsv, None) => return Err(ProtocolError::ReservedBits(rsv)),
         };
-        Ok(Step::Deliver(if message.text {
+        Ok(if message.text {
             if validate {
                 self.utf8.finish()?;
             } else {
@@ -661,7 +684,37 @@ impl Receiver {
             Event::Text(Utf8Bytes::from_bytes_unchecked(payload))
         } else {
             Event::Binary(payload)
-        }))
+        })
+    }
+
+    /// Takes the continuation frames complete at the front of `read`, bytes from the peer
+    /// that never entered the caller's buffer, straight into the message being reassembled,
+    /// as [`next`](Self::next) would take them from the buffer (the same checks, in the same
+    /// order). Returns how many bytes of `read` it used and, when the message's final frame
+    /// was among them, the message. Takes nothing unless the decoder is between frames of a
+    /// message reassembled whole, and stops at anything but a complete continuation frame.
+    pub(crate) fn fragments_from_read(
+        &mut self,
+        read: &[u8],
+        ext: Option<&mut (dyn Extension + 'static)>,
+        max_message_size: u64,
+    ) -> Result<(usize, Option<Event>), ProtocolError> {
+        let Some(message) = &mut self.message else {
+            return Ok((0, None));
+        };
+        if !self.decoder.is_idle() || (self.mode != ReceiveMode::Whole && message.rsv == 0) {
+            return Ok((0, None));
+        }
+        if message.data.capacity() == 0 {
+            // As `whole_frame` starts a fragmented message.
+            message.data = BytesMut::with_capacity(self.reassembled_len as usize);
+        }
+        let mut consumed = 0;
+        if !self.append_fragments_from(read, &mut consumed, max_message_size)? {
+            return Ok((consumed, None));
+        }
+        let event = self.complete_message(None, ext, max_message_size)?;
+        Ok((consumed, Some(event)))
     }
 
     /// Appends the continuation frames that are complete in `buf` to the message being

@@ -10,7 +10,9 @@
  * MODE: 0 copy only; 1 copy, then unmask front to back (AVX-512); 2 copy, then unmask back to
  * front; 3 copy with AVX-512 stores instead of glibc's memcpy, then unmask; 4 copy, then
  * ~1 us of arithmetic; 5 copy, then unmask another 64 KiB buffer that stays in cache; 6 and
- * 7 read the frame in 16 KiB or 8 KiB pieces, each unmasked right after its copy (in L1).
+ * 7 read the frame in 16 KiB or 8 KiB pieces, each unmasked right after its copy (in L1);
+ * 8 the copy and the unmask fused (AVX-512 loads, XOR, stores), as `handle_read` does; 9 the
+ * same, asking for the destination's lines 2 KiB ahead (prefetchw); 10 fused with AVX2.
  * Prints ns per frame for the buffer at several offsets in a cache line. Needs AVX-512F.
  * See NOTES.md (2026-12-05) for what it showed.
  */
@@ -56,6 +58,39 @@ __attribute__((noinline)) static void copy512(uint8_t *d, const uint8_t *s, size
     for (; i < n; i++) d[i] = s[i];
 }
 
+__attribute__((noinline)) static void copy_unmask(uint8_t *d, const uint8_t *s, size_t n,
+                                                   uint32_t key) {
+    __m512i k = _mm512_set1_epi32((int)key);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        _mm512_storeu_si512(d + i, _mm512_xor_si512(_mm512_loadu_si512(s + i), k));
+    for (; i < n; i++) d[i] = s[i] ^ (uint8_t)(key >> (8 * (i & 3)));
+}
+
+__attribute__((noinline)) static void copy_unmask_pf(uint8_t *d, const uint8_t *s, size_t n,
+                                                      uint32_t key) {
+    __m512i k = _mm512_set1_epi32((int)key);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        _mm_prefetch((const char *)(d + i + 2048), _MM_HINT_ET0);
+        _mm512_storeu_si512(d + i, _mm512_xor_si512(_mm512_loadu_si512(s + i), k));
+    }
+    for (; i < n; i++) d[i] = s[i] ^ (uint8_t)(key >> (8 * (i & 3)));
+}
+
+__attribute__((noinline)) static void copy_unmask256(uint8_t *d, const uint8_t *s, size_t n,
+                                                      uint32_t key) {
+    __m256i k = _mm256_set1_epi32((int)key);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(s + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(s + i + 32));
+        _mm256_storeu_si256((__m256i *)(d + i), _mm256_xor_si256(a, k));
+        _mm256_storeu_si256((__m256i *)(d + i + 32), _mm256_xor_si256(b, k));
+    }
+    for (; i < n; i++) d[i] = s[i] ^ (uint8_t)(key >> (8 * (i & 3)));
+}
+
 int main(int argc, char **argv) {
     int mode = argc > 1 ? atoi(argv[1]) : 1;
     uint8_t *src = aligned_alloc(4096, (size_t)FRAME * FRAMES + 4096);
@@ -80,6 +115,14 @@ int main(int argc, char **argv) {
                             memcpy(dst + at, s + at, n);
                             unmask(dst + at, n, 0x12345678u);
                         }
+                        sink += dst[14];
+                        continue;
+                    }
+                    if (mode == 8 || mode == 9 || mode == 10) {
+                        memcpy(dst, s, 14);
+                        if (mode == 8) copy_unmask(dst + 14, s + 14, PAYLOAD, 0x12345678u);
+                        if (mode == 9) copy_unmask_pf(dst + 14, s + 14, PAYLOAD, 0x12345678u);
+                        if (mode == 10) copy_unmask256(dst + 14, s + 14, PAYLOAD, 0x12345678u);
                         sink += dst[14];
                         continue;
                     }

@@ -92,8 +92,15 @@ type Decoded = (
     Option<rfc6455::frame::ProtocolError>,
 );
 
-/// Feeds `stream` in pieces with `decode`, or with `decode_chunk` (chunks reassembled).
-fn decode_pieces(config: DecoderConfig, stream: &[u8], sizes: &[u8], chunked: bool) -> Decoded {
+/// Feeds `stream` in pieces with `decode`, or with `decode_chunk` (chunks reassembled); the
+/// pieces are appended with `extend_from_slice`, or with `extend_from_read` when `fused`.
+fn decode_pieces(
+    config: DecoderConfig,
+    stream: &[u8],
+    sizes: &[u8],
+    chunked: bool,
+    fused: bool,
+) -> Decoded {
     let mut dec = FrameDecoder::new(config);
     let mut buf = BytesMut::new();
     let mut frames: Vec<(FrameHeader, Vec<u8>)> = Vec::new();
@@ -107,7 +114,11 @@ fn decode_pieces(config: DecoderConfig, stream: &[u8], sizes: &[u8], chunked: bo
         }
         .min(rest.len());
         i += 1;
-        buf.extend_from_slice(&rest[..n]);
+        if fused {
+            dec.extend_from_read(&mut buf, &rest[..n]);
+        } else {
+            buf.extend_from_slice(&rest[..n]);
+        }
         rest = &rest[n..];
         loop {
             let step = if chunked {
@@ -150,13 +161,18 @@ pub fn check_decoder(data: &[u8]) {
     };
     let (sizes, stream) = rest.split_at(usize::from(*n).min(rest.len()));
     let config = decoder_config(*cfg);
-    let whole = decode_pieces(config, stream, &[], false);
-    let chunked = decode_pieces(config, stream, sizes, false);
+    let whole = decode_pieces(config, stream, &[], false, false);
+    let chunked = decode_pieces(config, stream, sizes, false, false);
     assert_eq!(whole, chunked, "chunking {sizes:?} changed the result");
-    let streamed = decode_pieces(config, stream, sizes, true);
+    let streamed = decode_pieces(config, stream, sizes, true, false);
     assert_eq!(whole, streamed, "streaming decode {sizes:?} differs");
-    let one = decode_pieces(config, stream, &[0], true);
+    let one = decode_pieces(config, stream, &[0], true, false);
     assert_eq!(whole, one, "one byte at a time differs");
+    // Appending by `extend_from_read` changes nothing either way.
+    let fused = decode_pieces(config, stream, sizes, false, true);
+    assert_eq!(whole, fused, "extend_from_read in {sizes:?} differs");
+    let fused_streamed = decode_pieces(config, stream, sizes, true, true);
+    assert_eq!(whole, fused_streamed, "extend_from_read, streaming, in {sizes:?} differs");
     // The frames are the stream, re-encoded.
     let mut again = BytesMut::new();
     for (header, payload) in &whole.0 {
@@ -298,9 +314,15 @@ impl Driver {
         }
     }
 
-    fn feed(&mut self, bytes: &[u8]) {
-        self.input.extend_from_slice(bytes);
-        let failed = self.conn.handle_input(self.now, &mut self.input).is_err();
+    /// Hands `bytes` over by `handle_read`, or appended to the input for `handle_input`.
+    fn feed(&mut self, bytes: &[u8], read: bool) {
+        let failed = if read {
+            self.conn.handle_read(self.now, &mut self.input, bytes)
+        } else {
+            self.input.extend_from_slice(bytes);
+            self.conn.handle_input(self.now, &mut self.input)
+        }
+        .is_err();
         self.events();
         if failed {
             assert_eq!(self.closed_events, 1, "an error without the terminal event");
@@ -504,11 +526,11 @@ pub fn run_connection(role: Role, data: &[u8]) {
         // The high bits pick between the ways of doing the same thing.
         let how = op >> 4;
         match op % 16 {
-            0 => d.feed(chunk(&mut u)),
+            0 => d.feed(chunk(&mut u), how & 1 != 0),
             1 => {
                 let (b0, flip) = (byte(&mut u), byte(&mut u) & 1 != 0);
                 let frame = peer_frame(role, b0, flip, chunk(&mut u));
-                d.feed(&frame);
+                d.feed(&frame, how & 1 != 0);
             }
             2 => {
                 d.conn.handle_eof();
@@ -602,7 +624,7 @@ pub fn run_connection(role: Role, data: &[u8]) {
             _ => {
                 let n = usize::from(short(&mut u)).min(u.len());
                 let bytes = u.bytes(n).unwrap_or_default();
-                d.feed(bytes);
+                d.feed(bytes, how & 1 != 0);
             }
         }
         d.check();
@@ -635,10 +657,15 @@ fn pump(
             .map_or(rest.len(), |&s| usize::from(s) + 1)
             .min(rest.len());
         i += 1;
-        buf.extend_from_slice(&rest[..n]);
+        // `handle_read` and `handle_input` in turn: the same result either way.
+        if i % 2 == 0 {
+            to.handle_read(now, &mut buf, &rest[..n])
+        } else {
+            buf.extend_from_slice(&rest[..n]);
+            to.handle_input(now, &mut buf)
+        }
+        .expect("our own frames are valid");
         rest = &rest[n..];
-        to.handle_input(now, &mut buf)
-            .expect("our own frames are valid");
         events.extend(std::iter::from_fn(|| to.poll_event()));
     }
     assert!(buf.is_empty(), "bytes left over");

@@ -3,7 +3,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::header::{FrameHeader, HeaderStatus, MAX_HEADER_LEN};
-use super::mask::{apply_mask, extend_unmasked};
+use super::mask::{apply_mask, extend_unmasked, extend_unmasked_reused};
 use super::{OpCode, ProtocolError};
 use crate::Role;
 
@@ -198,6 +198,52 @@ impl FrameDecoder {
     #[inline]
     pub(crate) fn observe(&mut self, buf: &BytesMut) {
         self.seen.observe(buf);
+    }
+
+    /// Appends `read`, bytes just received from the peer, to `buf`: what
+    /// `buf.extend_from_slice(read)` does, and the next [`decode`](Self::decode) returns the
+    /// same frames, but payload bytes of a large masked frame are unmasked as they are copied,
+    /// one pass over them instead of a copy and then an unmask in place.
+    ///
+    /// The bytes are copied unmasked while `buf` holds nothing but the unmasked front of the
+    /// payload in progress (a large frame read in several pieces), and from a read that
+    /// starts a new masked frame of at least 4 KiB while `buf` is empty; that frame's header
+    /// is then taken from `read` at once, as [`decode`](Self::decode) would take it, and
+    /// never enters `buf`. A header that breaks a rule is appended like any other bytes, for
+    /// `decode` to report. Everything else is appended as it is.
+    pub fn extend_from_read(&mut self, buf: &mut BytesMut, mut read: &[u8]) {
+        if buf.is_empty()
+            && let State::Header = self.state
+            && let Ok(HeaderStatus::Complete { header, len }) =
+                FrameHeader::parse(read, &self.config)
+            && header.mask.is_some()
+            && header.payload_len >= ZERO_COPY_MIN as u64
+        {
+            self.state = State::Payload {
+                header,
+                remaining: header.payload_len,
+                consumed: 0,
+                unmasked: 0,
+            };
+            read = &read[len..];
+        }
+        if let State::Payload {
+            header: FrameHeader {
+                mask: Some(key), ..
+            },
+            remaining,
+            consumed,
+            unmasked,
+        } = &mut self.state
+            && *unmasked == buf.len()
+        {
+            let missing = usize::try_from(*remaining).map_or(usize::MAX, |r| r - buf.len());
+            let (payload, rest) = read.split_at(missing.min(read.len()));
+            extend_unmasked_reused(buf, payload, *key, phase(*consumed, *unmasked));
+            *unmasked += payload.len();
+            read = rest;
+        }
+        buf.extend_from_slice(read);
     }
 
     /// Decodes the next complete frame from the front of `buf`, or returns `None` when more

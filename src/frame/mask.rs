@@ -98,8 +98,28 @@ pub fn apply_mask_naive(buf: &mut [u8], key: [u8; 4], phase: usize) {
 /// [`x86::try_extend`]); elsewhere they are copied and masked a piece at a time, so that each
 /// piece is masked while it is still in the L1 cache rather than in a second pass over the
 /// whole of `dst`.
+///
+/// For a `dst` that grows into memory not touched lately (a message being reassembled, a
+/// fresh copy): the fused loop asks for the cache lines it is about to write. For a buffer
+/// reused from one read to the next, [`extend_unmasked_reused`].
 #[inline]
 pub(crate) fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], phase: usize) {
+    extend::<true>(dst, src, key, phase);
+}
+
+/// [`extend_unmasked`] for a `dst` reused from one read to the next (the caller's input
+/// buffer), whose lines are likely in the cache already: the fused loop does not ask for
+/// them. Asking cost the comparison's decode 64 KiB and 1 MiB rows 5-12% when they were
+/// copied this way on an AMD Zen 4 (0.87-0.95x of tokio-websockets against 1.00-1.12x, four
+/// alternated runs each).
+#[inline]
+pub(crate) fn extend_unmasked_reused(dst: &mut BytesMut, src: &[u8], key: [u8; 4], phase: usize) {
+    extend::<false>(dst, src, key, phase);
+}
+
+/// [`extend_unmasked`], with the fused loop asking for `dst`'s lines ahead when `PREFETCH`.
+#[inline(always)]
+fn extend<const PREFETCH: bool>(dst: &mut BytesMut, src: &[u8], key: [u8; 4], phase: usize) {
     if src.len() < SHORT {
         let start = dst.len();
         if src.len() < 32 {
@@ -117,7 +137,7 @@ pub(crate) fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], phas
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if x86::try_extend(dst, src, rotate_key(key, phase)) {
+    if x86::try_extend::<PREFETCH>(dst, src, rotate_key(key, phase)) {
         return;
     }
     extend_in_pieces(dst, src, key, phase);
@@ -343,19 +363,26 @@ mod x86 {
     /// 1 KiB fragments) they were a third of our time. Asking for the lines 2 KiB ahead, with
     /// write intent, took that row from 9.8-10.2 to 10.5-11.0 GiB/s (CPU time, three runs
     /// each); the copy-then-mask path gained nothing from the same prefetch, nor the fused loop
-    /// without it. 512 B and 8 KiB measured about the same as 2 KiB.
-    const PREFETCH_AHEAD: usize = 2048;
+    /// without it. 512 B and 8 KiB measured about the same as 2 KiB there (AMD Zen 5). On an
+    /// AMD Zen 4, with fragments taken straight from the read (`Connection::handle_read`),
+    /// 512 B did best: 2.02-2.28x of tokio-websockets against 1.56-2.00x at 2 KiB, 1.64-1.85x
+    /// at 8 KiB and 1.81-2.05x without (four alternated runs; 8 KiB three).
+    const PREFETCH_AHEAD: usize = 512;
 
     /// Appends `src` to `dst` with every byte XORed with `key` (at phase 0) and returns `true`,
     /// when the CPU has AVX-512F; otherwise returns `false` without touching `dst`. `src` must
     /// be at least 64 bytes long.
     #[inline(always)]
-    pub(super) fn try_extend(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) -> bool {
+    pub(super) fn try_extend<const PREFETCH: bool>(
+        dst: &mut BytesMut,
+        src: &[u8],
+        key: [u8; 4],
+    ) -> bool {
         let supported = std::arch::is_x86_feature_detected!("avx512f");
         if supported {
             // SAFETY: `extend_avx512` requires the `avx512f` target feature, which the CPU was
             // just checked to support; its other preconditions are checked inside it.
-            unsafe { extend_avx512(dst, src, key) };
+            unsafe { extend_avx512::<PREFETCH>(dst, src, key) };
         }
         supported
     }
@@ -364,7 +391,7 @@ mod x86 {
     /// into `dst`'s spare capacity, with the stores aligned to cache lines (the first and last
     /// group are stored unaligned, overlapping their neighbours with the same values).
     #[target_feature(enable = "avx512f")]
-    fn extend_avx512(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) {
+    fn extend_avx512<const PREFETCH: bool>(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) {
         use std::arch::x86_64::_mm512_xor_si512;
         use std::arch::x86_64::{__m512i, _MM_HINT_ET0, _mm_prefetch, _mm512_loadu_si512};
         use std::arch::x86_64::{_mm512_set1_epi32, _mm512_store_si512, _mm512_storeu_si512};
@@ -396,7 +423,7 @@ mod x86 {
             let body_key = key_at(head);
             let mut i = head;
             while i + LANE <= len {
-                if i + PREFETCH_AHEAD < prefetch_end {
+                if PREFETCH && i + PREFETCH_AHEAD < prefetch_end {
                     _mm_prefetch::<_MM_HINT_ET0>(out.add(i + PREFETCH_AHEAD).cast::<i8>());
                 }
                 let group = _mm512_loadu_si512(from.add(i).cast::<__m512i>());
@@ -643,8 +670,9 @@ mod tests {
                 for phase in 0..4 {
                     let expect = naive_extend(&before, &src[..len], key, phase);
                     type Extend = fn(&mut BytesMut, &[u8], [u8; 4], usize);
-                    let paths: [(&str, Extend); 2] = [
+                    let paths: [(&str, Extend); 3] = [
                         ("dispatched", extend_unmasked),
+                        ("reused", extend_unmasked_reused),
                         ("pieces", extend_in_pieces),
                     ];
                     // Room reserved up front, so the prefix sets the destination's alignment;
@@ -687,6 +715,9 @@ mod tests {
             let mut dst = BytesMut::from(&before[..]);
             extend_unmasked(&mut dst, &src, key, phase);
             proptest::prop_assert_eq!(&dst[..], &expect[..]);
+            let mut dst = BytesMut::from(&before[..]);
+            extend_unmasked_reused(&mut dst, &src, key, phase);
+            proptest::prop_assert_eq!(&dst[..], &expect[..], "reused");
             let mut dst = BytesMut::from(&before[..]);
             extend_in_pieces(&mut dst, &src, key, phase);
             proptest::prop_assert_eq!(&dst[..], &expect[..], "pieces");

@@ -17,15 +17,31 @@ pub enum Split {
     /// Reads of this many bytes (the last one shorter), for inputs too large to feed in
     /// small pieces.
     Every(usize),
+    /// Random reads of 1 to 9 000 bytes, which hold whole frames of several KiB.
+    RandomLarge(u64),
 }
 
-pub const SPLITS: [Split; 5] = [
+pub const SPLITS: [Split; 6] = [
     Split::Whole,
     Split::OneByte,
     Split::Random(1),
     Split::Random(2),
     Split::Random(0xdead_beef),
+    Split::RandomLarge(3),
 ];
+
+/// How a test hands the pieces of its input to a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// Appended to the input buffer, then `handle_input`.
+    Input,
+    /// `handle_read` with the piece.
+    Read,
+    /// The two in turn, piece by piece.
+    Mixed,
+}
+
+pub const VIAS: [Via; 3] = [Via::Input, Via::Read, Via::Mixed];
 
 /// A tiny deterministic generator (xorshift) for splits.
 pub struct Rng(u64);
@@ -49,12 +65,17 @@ pub fn pieces(input: &[u8], split: Split) -> Vec<&[u8]> {
         Split::Whole => vec![input],
         Split::OneByte => input.chunks(1).collect(),
         Split::Every(n) => input.chunks(n).collect(),
-        Split::Random(seed) => {
+        Split::Random(seed) | Split::RandomLarge(seed) => {
+            let most = if let Split::Random(_) = split {
+                64
+            } else {
+                9000
+            };
             let mut rng = Rng::new(seed);
             let mut out = Vec::new();
             let mut rest = input;
             while !rest.is_empty() {
-                let n = 1 + rng.below(rest.len().min(64));
+                let n = 1 + rng.below(rest.len().min(most));
                 out.push(&rest[..n]);
                 rest = &rest[n..];
             }
@@ -114,11 +135,28 @@ fn drain_transmit(conn: &mut Connection, out: &mut Outcome) {
 
 /// Feeds `input` to `conn` in the given split, draining after every piece, then EOF if `eof`.
 pub fn feed_conn(conn: &mut Connection, input: &[u8], split: Split, eof: bool) -> Outcome {
+    feed_conn_via(conn, input, split, Via::Input, eof)
+}
+
+/// [`feed_conn`], handing each piece over `via` the given method.
+pub fn feed_conn_via(
+    conn: &mut Connection,
+    input: &[u8],
+    split: Split,
+    via: Via,
+    eof: bool,
+) -> Outcome {
     let mut out = Outcome::default();
     let mut buf = BytesMut::new();
-    for piece in pieces(input, split) {
-        buf.extend_from_slice(piece);
-        if let Err(e) = conn.handle_input(t0(), &mut buf) {
+    for (i, piece) in pieces(input, split).into_iter().enumerate() {
+        let read = via == Via::Read || (via == Via::Mixed && i % 2 == 1);
+        let result = if read {
+            conn.handle_read(t0(), &mut buf, piece)
+        } else {
+            buf.extend_from_slice(piece);
+            conn.handle_input(t0(), &mut buf)
+        };
+        if let Err(e) = result {
             assert!(out.error.is_none(), "two errors reported");
             out.error = Some(e);
         }
@@ -131,16 +169,19 @@ pub fn feed_conn(conn: &mut Connection, input: &[u8], split: Split, eof: bool) -
     out
 }
 
-/// Feeds `input` to a fresh connection of `role` in every split; asserts identical outcomes
-/// and returns it.
+/// Feeds `input` to a fresh connection of `role` in every split, each by every method
+/// (`handle_input`, `handle_read` and the two mixed); asserts identical outcomes and returns
+/// it.
 pub fn feed_all_splits(role: Role, config: &Config, input: &[u8]) -> Outcome {
     let mut first: Option<Outcome> = None;
     for split in SPLITS {
-        let mut c = conn(role, config.clone());
-        let got = feed_conn(&mut c, input, split, false);
-        match &first {
-            None => first = Some(got),
-            Some(expect) => assert_eq!(&got, expect, "split {split:?} differs"),
+        for via in VIAS {
+            let mut c = conn(role, config.clone());
+            let got = feed_conn_via(&mut c, input, split, via, false);
+            match &first {
+                None => first = Some(got),
+                Some(expect) => assert_eq!(&got, expect, "split {split:?} via {via:?} differs"),
+            }
         }
     }
     first.unwrap()

@@ -66,8 +66,7 @@ pub fn decode<F: FnMut(&[u8])>(
                 buf.reserve(want.min(1 << 20));
                 let read = stream.next_read_max(want);
                 assert!(!read.is_empty(), "input ended after {got} messages");
-                buf.extend_from_slice(read);
-                conn.handle_input(now, &mut buf).unwrap();
+                conn.handle_read(now, &mut buf, read).unwrap();
                 while let Some(event) = conn.poll_event() {
                     match event {
                         Event::Binary(data) => f(&data),

@@ -1,0 +1,327 @@
+//! `Connection::handle_read` (bytes handed over from the caller's own memory) and
+//! `FrameDecoder::extend_from_read`: the same frames, events, output and errors as appending
+//! the bytes to the input buffer and calling `handle_input`, whatever the split (FR-02),
+//! with the shortcuts they take observable where they matter (the input buffer left unused,
+//! keepalive refreshed).
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use common::*;
+use rfc6455::frame::{DecoderConfig, FrameDecoder, OpCode, ProtocolError};
+use rfc6455::{Config, Event, Role};
+
+const ROLES: [Role; 2] = [Role::Server, Role::Client];
+
+fn other(role: Role) -> Role {
+    match role {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    }
+}
+
+fn pattern(len: usize, seed: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + seed * 7) as u8).collect()
+}
+
+/// `payload` as a message of `piece`-byte fragments, the first with `opcode`.
+fn fragmented(role: Role, opcode: OpCode, payload: &[u8], piece: usize) -> Vec<u8> {
+    let chunks: Vec<&[u8]> = payload.chunks(piece).collect();
+    let mut out = Vec::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let op = if i == 0 { opcode } else { OpCode::Continuation };
+        out.extend(frame_to(role, i + 1 == chunks.len(), op, chunk));
+    }
+    out
+}
+
+// FR-02, FR-20: large single frames (whose payload `handle_read` unmasks while copying) and
+// fragmented messages with 1 KiB fragments (taken straight from the read), with control frames
+// between the fragments (FR-17, FR-28), fed in every split by every method.
+#[test]
+fn large_frames_and_fragment_runs_read_the_same_way_in_every_split() {
+    let big = pattern(70_000, 1);
+    let text: String = (0..9000).map(|i| ['a', 'é', '€', '𝄞'][i % 4]).collect();
+    for role in ROLES {
+        let mut input = frame_to(role, true, OpCode::Binary, &big);
+        input.extend(frame_to(role, true, OpCode::Binary, &pattern(4096, 2)));
+        input.extend(frame_to(role, true, OpCode::Binary, &pattern(4095, 3)));
+        let chunks: Vec<&[u8]> = text.as_bytes().chunks(1024).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let op = if i == 0 {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            };
+            input.extend(frame_to(role, i + 1 == chunks.len(), op, chunk));
+            if i == 3 {
+                input.extend(frame_to(role, true, OpCode::Ping, b"mid"));
+            }
+        }
+        input.extend(fragmented(role, OpCode::Binary, &pattern(20_000, 4), 1024));
+        input.extend(frame_to(role, true, OpCode::Text, b"after"));
+        let got = feed(role, &input);
+        assert_eq!(got.error, None);
+        assert_eq!(
+            got.events,
+            vec![
+                Event::Binary(big.clone().into()),
+                Event::Binary(pattern(4096, 2).into()),
+                Event::Binary(pattern(4095, 3).into()),
+                Event::Ping(Bytes::from_static(b"mid")),
+                Event::Text(text.as_str().into()),
+                Event::Binary(pattern(20_000, 4).into()),
+                Event::Text("after".into()),
+            ]
+        );
+        // The Ping is answered (FR-28).
+        assert_eq!(
+            opcodes_and_payloads(role, &got.wire),
+            vec![(OpCode::Pong, Bytes::from_static(b"mid"))]
+        );
+    }
+}
+
+// FR-02, FR-25, FR-33: errors found in fragments taken straight from the read fail the
+// connection with the same code as through the input buffer: invalid UTF-8 -> 1007, a message
+// over the limit -> 1009, a new message before the last one ended -> 1002.
+#[test]
+fn errors_in_fragments_taken_from_the_read_close_with_the_same_codes() {
+    let mut limited = Config::default();
+    limited.limits.max_message_size = 5000;
+    for role in ROLES {
+        let mut bad_text = fragmented(role, OpCode::Text, &[b'a'; 3000], 1000);
+        bad_text.truncate(
+            bad_text.len() - frame_to(role, true, OpCode::Continuation, &[b'a'; 1000]).len(),
+        );
+        bad_text.extend(frame_to(
+            role,
+            false,
+            OpCode::Continuation,
+            &[b'b', 0xff, b'c'],
+        ));
+        bad_text.extend(frame_to(role, true, OpCode::Continuation, b"ok"));
+        let too_long = fragmented(role, OpCode::Binary, &pattern(8000, 5), 1000);
+        let mut interleaved = fragmented(role, OpCode::Binary, &pattern(3000, 6), 1000);
+        interleaved.truncate(
+            interleaved.len() - frame_to(role, true, OpCode::Continuation, &pattern(1000, 0)).len(),
+        );
+        interleaved.extend(frame_to(role, true, OpCode::Binary, b"x"));
+        for (input, config, code) in [
+            (bad_text, Config::default(), 1007),
+            (too_long, limited.clone(), 1009),
+            (interleaved, Config::default(), 1002),
+        ] {
+            let got = feed_all_splits(role, &config, &input);
+            assert!(
+                got.error.is_some(),
+                "{role:?}: no error for close code {code}"
+            );
+            assert_eq!(close_code_on_wire(role, &got.wire), Some(code));
+            assert!(got.closed_transport);
+        }
+    }
+}
+
+// With a message in progress, complete fragments in a read go into the message without
+// passing through the input buffer: it is never allocated.
+#[test]
+fn complete_fragments_do_not_pass_through_the_input_buffer() {
+    let role = Role::Server;
+    let payload = pattern(64 * 1024, 7);
+    let wire = fragmented(role, OpCode::Binary, &payload, 1024);
+    let first = frame_to(role, false, OpCode::Binary, &payload[..1024]).len();
+    let mut c = conn(role, Config::default());
+    let mut input = BytesMut::new();
+    c.handle_read(t0(), &mut input, &wire[..first]).unwrap();
+    assert!(c.poll_event().is_none());
+    // Everything after the first fragment, in one read.
+    c.handle_read(t0(), &mut input, &wire[first..]).unwrap();
+    assert_eq!(c.poll_event(), Some(Event::Binary(payload.into())));
+    assert_eq!(input.capacity(), 0, "the input buffer was used");
+}
+
+// A read that ends inside a frame leaves the rest in the input buffer; the next read
+// completes that frame with just the bytes it lacks, and the frames after it are taken from
+// the read: the buffer never grows past the one frame.
+#[test]
+fn a_frame_split_across_reads_is_completed_before_the_rest_is_taken() {
+    let role = Role::Server;
+    let payload = pattern(32 * 1024, 8);
+    let wire = fragmented(role, OpCode::Binary, &payload, 1024);
+    let mut c = conn(role, Config::default());
+    let mut input = BytesMut::new();
+    let mut events = Vec::new();
+    let mut largest = 0;
+    for read in wire.chunks(1500) {
+        c.handle_read(t0(), &mut input, read).unwrap();
+        largest = largest.max(input.len());
+        while let Some(e) = c.poll_event() {
+            events.push(e);
+        }
+    }
+    assert_eq!(events, vec![Event::Binary(payload.into())]);
+    assert!(largest < 1024 + 14, "the input buffer held {largest} bytes");
+}
+
+// A read that is exactly the header of a large frame leaves the input buffer empty (the
+// header is taken from the read), and still counts as traffic for keepalive.
+#[test]
+fn a_read_of_only_a_header_refreshes_keepalive() {
+    let role = Role::Server;
+    let mut config = Config::default();
+    config.keepalive_interval = Some(Duration::from_secs(10));
+    let frame = frame_to(role, true, OpCode::Binary, &pattern(8192, 9));
+    let header_len = frame.len() - 8192;
+    let mut c = conn(role, config);
+    let mut input = BytesMut::new();
+    let later = t0() + Duration::from_secs(7);
+    c.handle_read(later, &mut input, &frame[..header_len])
+        .unwrap();
+    assert!(input.is_empty(), "the header was left in the input buffer");
+    assert_eq!(c.poll_timeout(), Some(later + Duration::from_secs(10)));
+    c.handle_read(later, &mut input, &frame[header_len..])
+        .unwrap();
+    assert_eq!(c.poll_event(), Some(Event::Binary(pattern(8192, 9).into())));
+}
+
+// CL-09, CL-14: after the peer's Close, or after failing, `handle_read` takes nothing.
+#[test]
+fn nothing_is_read_after_the_close_or_a_failure() {
+    let role = Role::Server;
+    let later = frame_to(role, true, OpCode::Binary, &pattern(5000, 10));
+    let mut closed = conn(role, Config::default());
+    let mut input = BytesMut::new();
+    closed
+        .handle_read(
+            t0(),
+            &mut input,
+            &frame_to(role, true, OpCode::Close, &[0x03, 0xe8]),
+        )
+        .unwrap();
+    closed.handle_read(t0(), &mut input, &later).unwrap();
+    assert!(input.is_empty());
+    let events: Vec<Event> = std::iter::from_fn(|| closed.poll_event())
+        .take(10)
+        .collect();
+    assert!(matches!(events[0], Event::CloseReceived(_)), "{events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Binary(_))),
+        "{events:?}"
+    );
+
+    let mut failed = conn(role, Config::default());
+    let mut input = BytesMut::new();
+    let err = failed.handle_read(t0(), &mut input, &[0x83, 0x80, 1, 2, 3, 4]);
+    assert!(
+        matches!(err, Err(ProtocolError::ReservedOpcode(3))),
+        "{err:?}"
+    );
+    failed.handle_read(t0(), &mut input, &later).unwrap();
+    assert!(input.is_empty());
+    let events: Vec<Event> = std::iter::from_fn(|| failed.poll_event())
+        .take(10)
+        .collect();
+    assert!(matches!(events[..], [Event::Closed(_)]), "{events:?}");
+}
+
+/// Every frame `decoder` yields from `wire` fed in `reads`, by `extend_from_read` or by
+/// `extend_from_slice`, with the error that ended it.
+fn decode_reads(
+    wire: &[u8],
+    reads: &[usize],
+    fused: bool,
+    config: DecoderConfig,
+) -> (Vec<(bool, OpCode, Bytes)>, Option<ProtocolError>) {
+    let mut decoder = FrameDecoder::new(config);
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    let mut rest = wire;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = reads[i % reads.len()].clamp(1, rest.len());
+        i += 1;
+        let (read, after) = rest.split_at(n);
+        rest = after;
+        if fused {
+            decoder.extend_from_read(&mut buf, read);
+        } else {
+            buf.extend_from_slice(read);
+        }
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(f)) => frames.push((f.header.fin, f.header.opcode, f.payload)),
+                Ok(None) => break,
+                Err(e) => return (frames, Some(e)),
+            }
+        }
+    }
+    (frames, None)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+    // FR-02: `extend_from_read` gives the decoder the same frames and the same error as
+    // `extend_from_slice`, for frames small and large (at and around the 4 KiB line where it
+    // takes a header from the read), masked or not, in any reads.
+    #[test]
+    fn extend_from_read_decodes_like_extend_from_slice(
+        sizes in proptest::collection::vec(
+            proptest::prop_oneof![0usize..200, 4090usize..4100, 5000usize..70_000], 1..6),
+        reads in proptest::collection::vec(1usize..20_000, 1..8),
+        server in proptest::prelude::any::<bool>(),
+        break_last in proptest::prelude::any::<bool>(),
+    ) {
+        // A server decodes masked client frames; a client unmasked server frames.
+        let role = if server { Role::Server } else { Role::Client };
+        let mut wire = Vec::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            wire.extend(frame_to(role, true, OpCode::Binary, &pattern(n, i)));
+        }
+        if break_last {
+            // A frame with the wrong masking for the role: 1002 at its header.
+            wire.extend(frame_to(other(role), true, OpCode::Binary, &pattern(6000, 9)));
+        }
+        let config = DecoderConfig::new(role);
+        let plain = decode_reads(&wire, &reads, false, config);
+        let fused = decode_reads(&wire, &reads, true, config);
+        proptest::prop_assert_eq!(&fused, &plain);
+        proptest::prop_assert_eq!(plain.0.len(), sizes.len());
+        proptest::prop_assert_eq!(plain.1.is_some(), break_last);
+    }
+
+    // FR-02, FR-17, FR-20: messages of 1 KiB-ish fragments with pings between them and large
+    // single frames, in reads of any size up to 9 000 bytes, give the same outcome by
+    // `handle_read`, by `handle_input` and by the two mixed.
+    #[test]
+    fn handle_read_matches_handle_input(
+        messages in proptest::collection::vec((0usize..12_000, 1usize..3000, proptest::prelude::any::<bool>()), 1..5),
+        seed in proptest::prelude::any::<u64>(),
+        server in proptest::prelude::any::<bool>(),
+    ) {
+        let role = if server { Role::Server } else { Role::Client };
+        let mut wire = Vec::new();
+        for (i, &(len, piece, ping)) in messages.iter().enumerate() {
+            let payload = pattern(len, i);
+            let chunks: Vec<&[u8]> = if payload.is_empty() { vec![&payload[..]] } else { payload.chunks(piece).collect() };
+            for (k, chunk) in chunks.iter().enumerate() {
+                let op = if k == 0 { OpCode::Binary } else { OpCode::Continuation };
+                wire.extend(frame_to(role, k + 1 == chunks.len(), op, chunk));
+                if ping && k == 0 {
+                    wire.extend(frame_to(role, true, OpCode::Ping, b"p"));
+                }
+            }
+        }
+        let mut outcomes = Vec::new();
+        for via in VIAS {
+            let mut c = conn(role, Config::default());
+            outcomes.push(feed_conn_via(&mut c, &wire, Split::RandomLarge(seed), via, false));
+        }
+        proptest::prop_assert_eq!(&outcomes[1], &outcomes[0]);
+        proptest::prop_assert_eq!(&outcomes[2], &outcomes[0]);
+        proptest::prop_assert_eq!(outcomes[0].events.iter().filter(|e| matches!(e, Event::Binary(_))).count(), messages.len());
+    }
+}
