@@ -21,8 +21,11 @@
 //!
 //! A [`Connection`] has three kinds of input and three kinds of output:
 //!
-//! 1. Bytes read from the transport go to [`Connection::handle_input`]; end of stream to
-//!    [`Connection::handle_eof`]; the clock to [`Connection::handle_timeout`].
+//! 1. Bytes read from the transport go to [`Connection::handle_input`] (read into its
+//!    `BytesMut`), or, when they are already in memory of your own (a TLS `BufRead`'s
+//!    `fill_buf`, a provided buffer), to [`Connection::handle_read`], which copies only what
+//!    it must; end of stream to [`Connection::handle_eof`]; the clock to
+//!    [`Connection::handle_timeout`].
 //! 2. The application's commands: [`Connection::send_text`], [`Connection::send_binary`]
 //!    (or, from borrowed bytes, [`Connection::send_binary_from_slice`],
 //!    [`Connection::send_binary_into`] which also writes everything owed into the caller's

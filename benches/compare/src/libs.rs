@@ -1,5 +1,6 @@
 //! Each library driven as a server through its ordinary message API.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -40,6 +41,12 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Set by `--handle-input`: our decode driver appends each read to its `BytesMut` and calls
+/// `handle_input` (the way of a transport that reads into the library's buffer), instead of
+/// handing the borrowed read to `handle_read` (the way of bytes already in memory: a
+/// `BufRead`'s `fill_buf`, a provided buffer, this comparison's input).
+pub static VIA_INPUT: AtomicBool = AtomicBool::new(false);
+
 /// Reads `messages` data messages from `input` (masked client frames) and hands each
 /// payload to `f` (text as `&str`, through the library's text accessor).
 pub fn decode<F: FnMut(&[u8])>(
@@ -66,7 +73,12 @@ pub fn decode<F: FnMut(&[u8])>(
                 buf.reserve(want.min(1 << 20));
                 let read = stream.next_read_max(want);
                 assert!(!read.is_empty(), "input ended after {got} messages");
-                conn.handle_read(now, &mut buf, read).unwrap();
+                if VIA_INPUT.load(Ordering::Relaxed) {
+                    buf.extend_from_slice(read);
+                    conn.handle_input(now, &mut buf).unwrap();
+                } else {
+                    conn.handle_read(now, &mut buf, read).unwrap();
+                }
                 while let Some(event) = conn.poll_event() {
                     match event {
                         Event::Binary(data) => f(&data),

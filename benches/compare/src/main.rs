@@ -4,6 +4,8 @@
 //!
 //! Run: `cargo run --release --manifest-path benches/compare/Cargo.toml [-- [--quick | --reps N] [row]]`
 //! (61 repetitions per row by default, 5 with `--quick`; the echo row runs 5, or 3).
+//! Our decode driver hands each read to `Connection::handle_read`; with `--handle-input` it
+//! appends it to a `BytesMut` and calls `handle_input` instead.
 
 mod clock;
 mod echo;
@@ -424,6 +426,8 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let null64k = args.iter().any(|a| a == "--null64k");
+    let via_input = args.iter().any(|a| a == "--handle-input");
+    libs::VIA_INPUT.store(via_input, std::sync::atomic::Ordering::Relaxed);
     let only: Option<&String> = args
         .iter()
         .enumerate()
@@ -491,6 +495,14 @@ fn main() {
         ));
     }
     print_table(&rows, &extra);
+    println!(
+        "- rfc6455's decode rows: {}",
+        if via_input {
+            "each read appended to the driver's BytesMut, then `handle_input` (--handle-input)"
+        } else {
+            "each read, borrowed from the input, given to `handle_read` (the peers copy it into their buffers through Read/AsyncRead); --handle-input for the other way"
+        }
+    );
     println!(
         "- {reps} repetitions per row (echo: fewer), libraries rotated within each; medians, and the middle half of the per-repetition ratios. Total {:.0} s.",
         started.elapsed().as_secs_f64()
