@@ -687,6 +687,27 @@ impl Receiver {
         })
     }
 
+    /// The length of the frame at the front of `read` when it is complete and opens a
+    /// fragmented message that [`fragments_from_read`](Self::fragments_from_read) would
+    /// continue (a data frame without FIN, reassembled whole, with no message in progress);
+    /// 0 otherwise, a broken header included.
+    pub(crate) fn opening_fragment_len(&self, read: &[u8]) -> usize {
+        if self.message.is_some() {
+            return 0;
+        }
+        match self.decoder.peek_complete(read) {
+            Ok(Some((header, header_len)))
+                if !header.fin
+                    && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+                    && (self.mode == ReceiveMode::Whole || header.rsv != 0) =>
+            {
+                // Complete in `read`, so the payload length fits.
+                header_len + header.payload_len as usize
+            }
+            _ => 0,
+        }
+    }
+
     /// Takes the continuation frames complete at the front of `read`, bytes from the peer
     /// that never entered the caller's buffer, straight into the message being reassembled,
     /// as [`next`](Self::next) would take them from the buffer (the same checks, in the same

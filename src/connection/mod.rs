@@ -333,8 +333,9 @@ impl Connection {
     /// - the payload of a large frame from a client is unmasked while it is copied into
     ///   `input`, one pass over it instead of a copy and then an unmask in place;
     /// - the fragments of a message are appended to the message straight from `read`,
-    ///   unmasked on the way, without passing through `input` (the frame that a previous read
-    ///   left incomplete in `input` is completed first, with just the bytes it lacks).
+    ///   unmasked on the way, without passing through `input` (the message's first frame
+    ///   goes through `input` alone, and a frame that a previous read left incomplete there
+    ///   is completed first, with just the bytes it lacks).
     ///
     /// A transport that can read straight into `input`'s spare capacity needs neither and
     /// calls `handle_input`. Pass the same `input` every time, as with `handle_input`, and
@@ -369,10 +370,20 @@ impl Connection {
                 if let Some(event) = message {
                     self.events.push(event);
                 }
-                if used == 0 {
+                if used > 0 {
+                    read = &read[used..];
+                    continue;
+                }
+                // The first frame of a fragmented message goes through `input` alone, so
+                // that the fragments after it can be taken from `read`.
+                let opening = self.receiver.opening_fragment_len(read);
+                if opening == 0 {
                     break;
                 }
-                read = &read[used..];
+                let (first, after) = read.split_at(opening);
+                self.receiver.extend_from_read(input, first);
+                self.handle_input(now, input)?;
+                read = after;
                 continue;
             }
             // `input` holds the front of the frame in progress: complete it with just the
