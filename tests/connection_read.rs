@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use common::*;
 use rfc6455::frame::{DecoderConfig, FrameDecoder, OpCode, ProtocolError};
-use rfc6455::{Config, Event, Role};
+use rfc6455::{Config, Event, ReceiveMode, Role};
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
 
@@ -246,6 +246,41 @@ fn nothing_is_read_after_the_close_or_a_failure() {
     assert!(matches!(events[..], [Event::Closed(_)]), "{events:?}");
 }
 
+// `extend_from_read` takes the header of a masked frame of at least 4 KiB from a read that
+// starts it while the buffer is empty (its payload then arrives unmasked); a smaller frame's
+// header, an unmasked frame's, or one that finds the buffer in use, is appended as it is.
+#[test]
+fn extend_from_read_takes_only_a_large_masked_frames_header() {
+    let server = DecoderConfig::new(Role::Server);
+    for (len, masked, taken) in [(4096, true, true), (70_000, true, true), (4095, true, false), (8192, false, false)] {
+        let role = if masked { Role::Server } else { Role::Client };
+        let frame = frame_to(role, true, OpCode::Binary, &pattern(len, 1));
+        let header_len = frame.len() - len;
+        let config = if masked { server } else { DecoderConfig::new(Role::Client) };
+        let mut decoder = FrameDecoder::new(config);
+        let mut buf = BytesMut::new();
+        decoder.extend_from_read(&mut buf, &frame[..header_len + 10]);
+        if taken {
+            assert_eq!(buf.len(), 10, "len {len}: the header stayed in the buffer");
+            assert_eq!(decoder.payload_remaining(), len as u64);
+            assert_eq!(decoder.partial_payload(&mut buf).unwrap().1, &pattern(len, 1)[..10]);
+        } else {
+            assert_eq!(&buf[..], &frame[..header_len + 10], "len {len}");
+            assert_eq!(decoder.payload_remaining(), 0);
+        }
+        decoder.extend_from_read(&mut buf, &frame[header_len + 10..]);
+        let got = decoder.decode(&mut buf).unwrap().expect("the frame is complete");
+        assert_eq!(got.payload, pattern(len, 1));
+    }
+    // The buffer holds a byte already: nothing is taken from the read.
+    let frame = frame_to(Role::Server, true, OpCode::Binary, &pattern(5000, 2));
+    let mut decoder = FrameDecoder::new(server);
+    let mut buf = BytesMut::new();
+    decoder.extend_from_read(&mut buf, &frame[..1]);
+    decoder.extend_from_read(&mut buf, &frame[1..100]);
+    assert_eq!(&buf[..], &frame[..100]);
+}
+
 /// Every frame `decoder` yields from `wire` fed in `reads`, by `extend_from_read` or by
 /// `extend_from_slice`, with the error that ended it.
 fn decode_reads(
@@ -320,8 +355,13 @@ proptest::proptest! {
         messages in proptest::collection::vec((0usize..12_000, 1usize..3000, proptest::prelude::any::<bool>()), 1..5),
         seed in proptest::prelude::any::<u64>(),
         server in proptest::prelude::any::<bool>(),
+        streaming in proptest::prelude::any::<bool>(),
     ) {
         let role = if server { Role::Server } else { Role::Client };
+        let mut config = Config::default();
+        if streaming {
+            config.receive_mode = ReceiveMode::Streaming;
+        }
         let mut wire = Vec::new();
         for (i, &(len, piece, ping)) in messages.iter().enumerate() {
             let payload = pattern(len, i);
@@ -336,11 +376,17 @@ proptest::proptest! {
         }
         let mut outcomes = Vec::new();
         for via in VIAS {
-            let mut c = conn(role, Config::default());
+            let mut c = conn(role, config.clone());
             outcomes.push(feed_conn_via(&mut c, &wire, Split::RandomLarge(seed), via, false));
         }
+        // In streaming mode the chunks depend on the reads, which are the same for all three.
         proptest::prop_assert_eq!(&outcomes[1], &outcomes[0]);
         proptest::prop_assert_eq!(&outcomes[2], &outcomes[0]);
-        proptest::prop_assert_eq!(outcomes[0].events.iter().filter(|e| matches!(e, Event::Binary(_))).count(), messages.len());
+        let ends = outcomes[0].events.iter().filter(|e| match e {
+            Event::Binary(_) => !streaming,
+            Event::BinaryChunk { fin, .. } => streaming && *fin,
+            _ => false,
+        });
+        proptest::prop_assert_eq!(ends.count(), messages.len());
     }
 }
