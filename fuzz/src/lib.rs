@@ -842,10 +842,40 @@ pub fn theirs(stream: &[u8]) -> (Vec<reference::Message>, Option<String>) {
 /// `differential`: a client byte stream into our server, into tungstenite's, and into the
 /// RFC reference. Ours must match the reference exactly (messages, and failing with one of
 /// its codes); tungstenite must deliver the same messages wherever both accept.
+/// [`ours`], with `stream` handed to `Connection::handle_read` in reads of `read` bytes.
+pub fn ours_by_read(stream: &[u8], read: usize) -> (Vec<reference::Message>, Option<u16>) {
+    let mut conn = Connection::new(Role::Server, Config::default(), Instant::now());
+    let mut buf = BytesMut::new();
+    let mut verdict = None;
+    let mut messages = Vec::new();
+    for piece in stream.chunks(read.max(1)) {
+        if let Err(e) = conn.handle_read(Instant::now(), &mut buf, piece) {
+            assert!(verdict.is_none(), "two errors");
+            verdict = Some(e.close_code().as_u16());
+        }
+        while let Some(e) = conn.poll_event() {
+            match e {
+                Event::Text(t) => messages.push(reference::Message::Text(t.to_string())),
+                Event::Binary(b) => messages.push(reference::Message::Binary(b.to_vec())),
+                _ => {}
+            }
+        }
+    }
+    (messages, verdict)
+}
+
 pub fn check_differential(data: &[u8]) {
     let reading = reference::server_reads(data);
     let stream = &data[..reading.end];
     let (messages, code) = ours(stream);
+    // The same through `handle_read`: in one read, in reads of 7 bytes and of 1 500.
+    for read in [stream.len(), 7, 1500] {
+        assert_eq!(
+            ours_by_read(stream, read),
+            (messages.clone(), code),
+            "handle_read in reads of {read} bytes differs from handle_input"
+        );
+    }
     assert_eq!(
         messages, reading.messages,
         "our messages differ from the RFC reading"
