@@ -252,24 +252,39 @@ fn nothing_is_read_after_the_close_or_a_failure() {
 #[test]
 fn extend_from_read_takes_only_a_large_masked_frames_header() {
     let server = DecoderConfig::new(Role::Server);
-    for (len, masked, taken) in [(4096, true, true), (70_000, true, true), (4095, true, false), (8192, false, false)] {
+    for (len, masked, taken) in [
+        (4096, true, true),
+        (70_000, true, true),
+        (4095, true, false),
+        (8192, false, false),
+    ] {
         let role = if masked { Role::Server } else { Role::Client };
         let frame = frame_to(role, true, OpCode::Binary, &pattern(len, 1));
         let header_len = frame.len() - len;
-        let config = if masked { server } else { DecoderConfig::new(Role::Client) };
+        let config = if masked {
+            server
+        } else {
+            DecoderConfig::new(Role::Client)
+        };
         let mut decoder = FrameDecoder::new(config);
         let mut buf = BytesMut::new();
         decoder.extend_from_read(&mut buf, &frame[..header_len + 10]);
         if taken {
             assert_eq!(buf.len(), 10, "len {len}: the header stayed in the buffer");
             assert_eq!(decoder.payload_remaining(), len as u64);
-            assert_eq!(decoder.partial_payload(&mut buf).unwrap().1, &pattern(len, 1)[..10]);
+            assert_eq!(
+                decoder.partial_payload(&mut buf).unwrap().1,
+                &pattern(len, 1)[..10]
+            );
         } else {
             assert_eq!(&buf[..], &frame[..header_len + 10], "len {len}");
             assert_eq!(decoder.payload_remaining(), 0);
         }
         decoder.extend_from_read(&mut buf, &frame[header_len + 10..]);
-        let got = decoder.decode(&mut buf).unwrap().expect("the frame is complete");
+        let got = decoder
+            .decode(&mut buf)
+            .unwrap()
+            .expect("the frame is complete");
         assert_eq!(got.payload, pattern(len, 1));
     }
     // The buffer holds a byte already: nothing is taken from the read.

@@ -172,7 +172,10 @@ pub fn check_decoder(data: &[u8]) {
     let fused = decode_pieces(config, stream, sizes, false, true);
     assert_eq!(whole, fused, "extend_from_read in {sizes:?} differs");
     let fused_streamed = decode_pieces(config, stream, sizes, true, true);
-    assert_eq!(whole, fused_streamed, "extend_from_read, streaming, in {sizes:?} differs");
+    assert_eq!(
+        whole, fused_streamed,
+        "extend_from_read, streaming, in {sizes:?} differs"
+    );
     // The frames are the stream, re-encoded.
     let mut again = BytesMut::new();
     for (header, payload) in &whole.0 {
