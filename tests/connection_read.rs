@@ -173,6 +173,57 @@ fn a_frame_split_across_reads_is_completed_before_the_rest_is_taken() {
     assert_eq!(events, vec![Event::Binary(payload.into())]);
 }
 
+// In streaming mode fragments are delivered as chunks, never reassembled from the read:
+// reads that end exactly at frame boundaries (the case where `handle_read` would take
+// fragments straight from the read in whole-message mode) give the chunks `handle_input`
+// gives.
+#[test]
+fn streaming_mode_reads_at_frame_boundaries_deliver_chunks() {
+    let mut config = Config::default();
+    config.receive_mode = ReceiveMode::Streaming;
+    for role in ROLES {
+        let payload = pattern(5000, 11);
+        let frames: Vec<Vec<u8>> = payload
+            .chunks(1000)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let op = if i == 0 {
+                    OpCode::Binary
+                } else {
+                    OpCode::Continuation
+                };
+                frame_to(role, i == 4, op, chunk)
+            })
+            .collect();
+        // The opening frame alone, then the four continuations in one read.
+        let wire = frames.concat();
+        let first = frames[0].len();
+        let mut outcomes = Vec::new();
+        for via in [Via::Input, Via::Read] {
+            let mut c = conn(role, config.clone());
+            let mut out = Outcome::default();
+            let mut buf = BytesMut::new();
+            for read in [&wire[..first], &wire[first..]] {
+                if via == Via::Read {
+                    c.handle_read(t0(), &mut buf, read).unwrap();
+                } else {
+                    buf.extend_from_slice(read);
+                    c.handle_input(t0(), &mut buf).unwrap();
+                }
+                drain(&mut c, &mut out);
+            }
+            outcomes.push(out);
+        }
+        assert_eq!(outcomes[1], outcomes[0], "{role:?}");
+        let chunks = outcomes[0]
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::BinaryChunk { .. }))
+            .count();
+        assert_eq!(chunks, 5, "{role:?}: {:?}", outcomes[0].events);
+    }
+}
+
 // An empty read is not traffic: keepalive is not refreshed by it.
 #[test]
 fn an_empty_read_does_not_refresh_keepalive() {
