@@ -26,17 +26,6 @@ fn pattern(len: usize, seed: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + seed * 7) as u8).collect()
 }
 
-/// `payload` as a message of `piece`-byte fragments, the first with `opcode`.
-fn fragmented(role: Role, opcode: OpCode, payload: &[u8], piece: usize) -> Vec<u8> {
-    let chunks: Vec<&[u8]> = payload.chunks(piece).collect();
-    let mut out = Vec::new();
-    for (i, chunk) in chunks.iter().enumerate() {
-        let op = if i == 0 { opcode } else { OpCode::Continuation };
-        out.extend(frame_to(role, i + 1 == chunks.len(), op, chunk));
-    }
-    out
-}
-
 // FR-02, FR-20: large single frames (whose payload `handle_read` unmasks while copying) and
 // fragmented messages with 1 KiB fragments (taken straight from the read), with control frames
 // between the fragments (FR-17, FR-28), fed in every split by every method.

@@ -10,17 +10,6 @@ use rfc6455::{Config, Event, Limits, Role};
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
 
-/// `payload` as a message of `pieces`-byte fragments, the first with `opcode`.
-fn fragmented(role: Role, opcode: OpCode, payload: &[u8], pieces: usize) -> Vec<u8> {
-    let chunks: Vec<&[u8]> = payload.chunks(pieces).collect();
-    let mut out = Vec::new();
-    for (i, chunk) in chunks.iter().enumerate() {
-        let op = if i == 0 { opcode } else { OpCode::Continuation };
-        out.extend(frame_to(role, i + 1 == chunks.len(), op, chunk));
-    }
-    out
-}
-
 fn config_with_limit(max_message_size: u64) -> Config {
     let mut config = Config::default();
     config.limits.max_message_size = max_message_size;

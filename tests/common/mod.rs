@@ -198,6 +198,12 @@ pub fn frame_to(role: Role, fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8
 
 /// One message of `opcode` as the frames `pieces` (the first with `opcode`, the rest
 /// continuations, FIN on the last), as `role`'s peer sends them.
+/// `payload` as a message to `role` in fragments of `piece` bytes (the last shorter), the
+/// first with `opcode`.
+pub fn fragmented(role: Role, opcode: OpCode, payload: &[u8], piece: usize) -> Vec<u8> {
+    fragments_to(role, opcode, &payload.chunks(piece).collect::<Vec<_>>())
+}
+
 pub fn fragments_to(role: Role, opcode: OpCode, pieces: &[&[u8]]) -> Vec<u8> {
     let mut wire = Vec::new();
     for (i, piece) in pieces.iter().enumerate() {
