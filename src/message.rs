@@ -687,24 +687,30 @@ impl Receiver {
         })
     }
 
-    /// The length of the frame at the front of `read` when it is complete and opens a
-    /// fragmented message that [`fragments_from_read`](Self::fragments_from_read) would
-    /// continue (a data frame without FIN, reassembled whole, with no message in progress);
+    /// The length of the frame at the front of `read` when it is complete and is one that
+    /// [`fragments_from_read`](Self::fragments_from_read) stops at but that should not end
+    /// the taking of fragments from the read: a data frame without FIN that opens a
+    /// fragmented message reassembled whole, or a control frame between the fragments of one.
     /// 0 otherwise, a broken header included.
-    pub(crate) fn opening_fragment_len(&self, read: &[u8]) -> usize {
-        if self.message.is_some() {
+    pub(crate) fn frame_alone_len(&self, read: &[u8]) -> usize {
+        let Ok(Some((header, header_len))) = self.decoder.peek_complete(read) else {
             return 0;
-        }
-        match self.decoder.peek_complete(read) {
-            Ok(Some((header, header_len)))
-                if !header.fin
+        };
+        let wanted = match &self.message {
+            None => {
+                !header.fin
                     && matches!(header.opcode, OpCode::Text | OpCode::Binary)
-                    && (self.mode == ReceiveMode::Whole || header.rsv != 0) =>
-            {
-                // Complete in `read`, so the payload length fits.
-                header_len + header.payload_len as usize
+                    && (self.mode == ReceiveMode::Whole || header.rsv != 0)
             }
-            _ => 0,
+            Some(message) => {
+                header.opcode.is_control() && (self.mode == ReceiveMode::Whole || message.rsv != 0)
+            }
+        };
+        if wanted {
+            // Complete in `read`, so the payload length fits.
+            header_len + header.payload_len as usize
+        } else {
+            0
         }
     }
 

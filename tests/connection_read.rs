@@ -142,12 +142,21 @@ fn complete_fragments_do_not_pass_through_the_input_buffer() {
 
 // A read that ends inside a frame leaves the rest in the input buffer; the next read
 // completes that frame with just the bytes it lacks, and the frames after it are taken from
-// the read: a buffer with room for one fragment never grows, though each read is larger.
+// the read, control frames between them one at a time (FR-17): a buffer with room for one
+// fragment never grows, though each read is larger.
 #[test]
 fn a_frame_split_across_reads_is_completed_before_the_rest_is_taken() {
     let role = Role::Server;
     let payload = pattern(32 * 1024, 8);
     let wire = fragmented(role, OpCode::Binary, &payload, 1024);
+    // A Ping and a Pong between the fragments, answered and delivered in their place.
+    let after_two = 2 * frame_to(role, false, OpCode::Continuation, &payload[..1024]).len();
+    let mut wire = wire;
+    // The later one first, so that the earlier offset still falls between frames.
+    for (at, opcode) in [(3 * after_two, OpCode::Pong), (after_two, OpCode::Ping)] {
+        let frame = frame_to(role, true, opcode, b"between");
+        wire.splice(at..at, frame);
+    }
     let mut c = conn(role, Config::default());
     let mut input = BytesMut::with_capacity(2048);
     let end = allocation_end(&input);
@@ -159,7 +168,21 @@ fn a_frame_split_across_reads_is_completed_before_the_rest_is_taken() {
             events.push(e);
         }
     }
-    assert_eq!(events, vec![Event::Binary(payload.into())]);
+    assert_eq!(
+        events,
+        vec![
+            Event::Ping(Bytes::from_static(b"between")),
+            Event::Pong(Bytes::from_static(b"between")),
+            Event::Binary(payload.into()),
+        ]
+    );
+    // The Ping was answered.
+    let mut out = Outcome::default();
+    drain(&mut c, &mut out);
+    assert_eq!(
+        opcodes_and_payloads(role, &out.wire),
+        vec![(OpCode::Pong, Bytes::from_static(b"between"))]
+    );
 }
 
 // In streaming mode fragments are delivered as chunks, never reassembled from the read:

@@ -333,9 +333,10 @@ impl Connection {
     /// - the payload of a large frame from a client is unmasked while it is copied into
     ///   `input`, one pass over it instead of a copy and then an unmask in place;
     /// - the fragments of a message are appended to the message straight from `read`,
-    ///   unmasked on the way, without passing through `input` (the message's first frame
-    ///   goes through `input` alone, and a frame that a previous read left incomplete there
-    ///   is completed first, with just the bytes it lacks).
+    ///   unmasked on the way, without passing through `input` (the message's first frame and
+    ///   control frames between its fragments go through `input` alone, and a frame that a
+    ///   previous read left incomplete there is completed first, with just the bytes it
+    ///   lacks).
     ///
     /// A transport that can read straight into `input`'s spare capacity needs neither and
     /// calls `handle_input`. Pass the same `input` every time, as with `handle_input`, and
@@ -374,13 +375,14 @@ impl Connection {
                     read = &read[used..];
                     continue;
                 }
-                // The first frame of a fragmented message goes through `input` alone, so
-                // that the fragments after it can be taken from `read`.
-                let opening = self.receiver.opening_fragment_len(read);
-                if opening == 0 {
+                // The first frame of a fragmented message, or a control frame between its
+                // fragments, goes through `input` alone, so that the fragments after it can
+                // be taken from `read`.
+                let alone = self.receiver.frame_alone_len(read);
+                if alone == 0 {
                     break;
                 }
-                let (first, after) = read.split_at(opening);
+                let (first, after) = read.split_at(alone);
                 self.receiver.extend_from_read(input, first);
                 self.handle_input(now, input)?;
                 read = after;
