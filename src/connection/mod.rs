@@ -342,6 +342,40 @@ impl Connection {
     /// calls `handle_input`. Pass the same `input` every time, as with `handle_input`, and
     /// bound reads by [`read_hint`](Self::read_hint) to let large payloads leave without a
     /// copy. The two methods may be mixed.
+    ///
+    /// ```
+    /// use std::io::BufRead;
+    /// use std::time::Instant;
+    ///
+    /// use bytes::BytesMut;
+    /// use rfc6455::{Config, Connection, Event, Role};
+    ///
+    /// // A client's masked "Hello" (RFC 6455 section 5.7), behind a reader that lends its
+    /// // buffer, as a TLS stream's plaintext reader does.
+    /// let wire: &[u8] = &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let mut reader = std::io::BufReader::with_capacity(4, wire);
+    /// let mut conn = Connection::new(Role::Server, Config::default(), Instant::now());
+    /// let mut input = BytesMut::new();
+    /// let mut texts = Vec::new();
+    /// loop {
+    ///     let read = reader.fill_buf()?;
+    ///     if read.is_empty() {
+    ///         conn.handle_eof();
+    ///         break;
+    ///     }
+    ///     let n = read.len();
+    ///     conn.handle_read(Instant::now(), &mut input, read)?;
+    ///     reader.consume(n);
+    ///     while let Some(event) = conn.poll_event() {
+    ///         if let Event::Text(text) = event {
+    ///             texts.push(text);
+    ///         }
+    ///     }
+    ///     // ... and write what `poll_transmit` gives, re-arm the timer (see the crate docs).
+    /// }
+    /// assert_eq!(texts, ["Hello"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_read(
         &mut self,
         now: Instant,
