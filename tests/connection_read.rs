@@ -15,6 +15,14 @@ use rfc6455::{Config, Event, ReceiveMode, Role};
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
 
+/// `wire`, what a connection of `role` wrote, is exactly one Pong carrying `payload`.
+fn assert_only_pong(role: Role, wire: &[u8], payload: &'static [u8]) {
+    assert_eq!(
+        opcodes_and_payloads(role, wire),
+        vec![(OpCode::Pong, Bytes::from_static(payload))]
+    );
+}
+
 fn other(role: Role) -> Role {
     match role {
         Role::Server => Role::Client,
@@ -66,10 +74,7 @@ fn large_frames_and_fragment_runs_read_the_same_way_in_every_split() {
             ]
         );
         // The Ping is answered (FR-28).
-        assert_eq!(
-            opcodes_and_payloads(role, &got.wire),
-            vec![(OpCode::Pong, Bytes::from_static(b"mid"))]
-        );
+        assert_only_pong(role, &got.wire, b"mid");
     }
 }
 
@@ -179,10 +184,7 @@ fn a_frame_split_across_reads_is_completed_before_the_rest_is_taken() {
     // The Ping was answered.
     let mut out = Outcome::default();
     drain(&mut c, &mut out);
-    assert_eq!(
-        opcodes_and_payloads(role, &out.wire),
-        vec![(OpCode::Pong, Bytes::from_static(b"between"))]
-    );
+    assert_only_pong(role, &out.wire, b"between");
 }
 
 // In streaming mode fragments are delivered as chunks, never reassembled from the read:
