@@ -402,8 +402,8 @@ impl Receiver {
                     _ => Received::Close(CloseFrame::parse(&frame.payload)?),
                 }));
             }
-            let transformed = self.message.as_ref().is_some_and(|m| m.rsv != 0);
-            let got = if transformed || self.mode == ReceiveMode::Whole {
+            let rsv = self.message.as_ref().map_or(0, |m| m.rsv);
+            let got = if reassembled_whole(self.mode, rsv) {
                 self.whole_frame(buf, &header, ext.as_deref_mut(), max_message_size)?
             } else {
                 self.streaming_frame(buf, &header)?
@@ -536,9 +536,7 @@ impl Receiver {
             }
             // Streaming delivery has no message limit (messages may exceed memory); every
             // reassembled message is charged its payload plus a fixed overhead per fragment.
-            (OpCode::Continuation, Some(message))
-                if self.mode == ReceiveMode::Whole || message.rsv != 0 =>
-            {
+            (OpCode::Continuation, Some(message)) if reassembled_whole(self.mode, message.rsv) => {
                 message.charged = message
                     .charged
                     .saturating_add(header.payload_len)
@@ -550,8 +548,8 @@ impl Receiver {
                 }
             }
             (OpCode::Text | OpCode::Binary, None) => {
-                let whole = self.mode == ReceiveMode::Whole || header.rsv != 0;
-                if whole && header.payload_len > max_message_size {
+                if reassembled_whole(self.mode, header.rsv) && header.payload_len > max_message_size
+                {
                     return Err(ProtocolError::MessageTooLarge {
                         max: max_message_size,
                     });
@@ -700,10 +698,10 @@ impl Receiver {
             None => {
                 !header.fin
                     && matches!(header.opcode, OpCode::Text | OpCode::Binary)
-                    && (self.mode == ReceiveMode::Whole || header.rsv != 0)
+                    && reassembled_whole(self.mode, header.rsv)
             }
             Some(message) => {
-                header.opcode.is_control() && (self.mode == ReceiveMode::Whole || message.rsv != 0)
+                header.opcode.is_control() && reassembled_whole(self.mode, message.rsv)
             }
         };
         if wanted {
@@ -729,7 +727,7 @@ impl Receiver {
         let Some(message) = &mut self.message else {
             return Ok((0, None));
         };
-        if !self.decoder.is_idle() || (self.mode != ReceiveMode::Whole && message.rsv == 0) {
+        if !self.decoder.is_idle() || !reassembled_whole(self.mode, message.rsv) {
             return Ok((0, None));
         }
         if message.data.capacity() == 0 {
@@ -908,6 +906,13 @@ impl Receiver {
         config.allowed_rsv = bits;
         self.decoder.set_config(config);
     }
+}
+
+/// Whether a message whose first frame carries the RSV bits `rsv` is reassembled and
+/// delivered whole: always in whole-message mode, and in streaming mode when an extension
+/// transforms it (its first frame has RSV bits set).
+fn reassembled_whole(mode: ReceiveMode, rsv: u8) -> bool {
+    mode == ReceiveMode::Whole || rsv != 0
 }
 
 /// A reassembled payload without the spare capacity of its buffer, so that a delivered message

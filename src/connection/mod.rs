@@ -312,14 +312,17 @@ impl Connection {
         // Whatever this call queues comes after a message held in place by the last one.
         self.events.unlone();
         let mut slab = Slab::default();
-        match self.receive(now, input, &mut slab) {
-            Ok(()) => Ok(()),
-            Err(err) => {
-                input.clear();
-                self.fail(err.clone());
-                Err(err)
-            }
-        }
+        self.receive(now, input, &mut slab)
+            .or_else(|err| self.failed(input, err))
+    }
+
+    /// The peer broke a rule: the input is discarded and the connection failed (the Close
+    /// with the error's code, the transport close and `Closed` queued); returns the error for
+    /// the caller to report.
+    fn failed(&mut self, input: &mut BytesMut, err: ProtocolError) -> Result<(), ProtocolError> {
+        input.clear();
+        self.fail(err.clone());
+        Err(err)
     }
 
     /// Handles `read`, bytes just read from the peer into memory of your own, with `input`
@@ -388,7 +391,9 @@ impl Connection {
             self.keepalive.received(now);
         }
         while self.takes_input() && !read.is_empty() {
-            if input.is_empty() {
+            // How much of `read` to hand to `handle_input` on its own next (0: the rest goes
+            // the usual way).
+            let alone = if input.is_empty() {
                 let max_message_size = self.config.limits.max_message_size;
                 let taken = self.receiver.fragments_from_read(
                     read,
@@ -397,10 +402,7 @@ impl Connection {
                 );
                 let (used, message) = match taken {
                     Ok(taken) => taken,
-                    Err(err) => {
-                        self.fail(err.clone());
-                        return Err(err);
-                    }
+                    Err(err) => return self.failed(input, err),
                 };
                 if let Some(event) = message {
                     self.events.push(event);
@@ -410,31 +412,21 @@ impl Connection {
                     continue;
                 }
                 // The first frame of a fragmented message, or a control frame between its
-                // fragments, goes through `input` alone, so that the fragments after it can
-                // be taken from `read`.
-                let alone = self.receiver.frame_alone_len(read);
-                if alone == 0 {
-                    break;
-                }
-                let (first, after) = read.split_at(alone);
-                self.receiver.extend_from_read(input, first);
-                self.handle_input(now, input)?;
-                read = after;
-                continue;
-            }
-            // `input` holds the front of the frame in progress: complete it with just the
-            // bytes it lacks, so that what follows it can be taken from `read`.
-            let missing = usize::try_from(self.read_hint(input)).unwrap_or(usize::MAX);
-            if missing == 0 || missing > read.len() {
+                // fragments, so that the fragments after it can be taken from `read`.
+                self.receiver.frame_alone_len(read)
+            } else {
+                // `input` holds the front of the frame in progress: the bytes it lacks, so
+                // that what follows it can be taken from `read`.
+                let missing = usize::try_from(self.read_hint(input)).unwrap_or(usize::MAX);
+                if missing > read.len() { 0 } else { missing }
+            };
+            if alone == 0 {
                 break;
             }
-            let (rest_of_frame, after) = read.split_at(missing);
-            self.receiver.extend_from_read(input, rest_of_frame);
+            let (frame, after) = read.split_at(alone);
+            self.receiver.extend_from_read(input, frame);
             self.handle_input(now, input)?;
             read = after;
-            if !input.is_empty() {
-                break;
-            }
         }
         if self.takes_input() {
             self.receiver.extend_from_read(input, read);
