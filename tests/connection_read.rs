@@ -23,13 +23,6 @@ fn assert_only_pong(role: Role, wire: &[u8], payload: &'static [u8]) {
     );
 }
 
-fn other(role: Role) -> Role {
-    match role {
-        Role::Server => Role::Client,
-        Role::Client => Role::Server,
-    }
-}
-
 fn pattern(len: usize, seed: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + seed * 7) as u8).collect()
 }
@@ -417,7 +410,7 @@ proptest::proptest! {
         }
         if break_last {
             // A frame with the wrong masking for the role: 1002 at its header.
-            wire.extend(frame_to(other(role), true, OpCode::Binary, &pattern(6000, 9)));
+            wire.extend(frame_to(peer_of(role), true, OpCode::Binary, &pattern(6000, 9)));
         }
         let config = DecoderConfig::new(role);
         let plain = decode_reads(&wire, &reads, false, config);

@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::BytesMut;
-use common::arena;
+use common::{arena, peer_of};
 use proptest::prelude::*;
 use rfc6455::Role;
 use rfc6455::frame::{
@@ -689,10 +689,7 @@ proptest! {
             .map(|f| FrameSpec { rsv: f.rsv & allowed, ..f })
             .collect();
         let wire = encode_stream(sender, &keys, &frames);
-        let mut cfg = DecoderConfig::new(match sender {
-            Role::Client => Role::Server,
-            Role::Server => Role::Client,
-        });
+        let mut cfg = DecoderConfig::new(peer_of(sender));
         cfg.allowed_rsv = allowed;
         let out = decode_whole(cfg, &wire);
         prop_assert_eq!(&out.error, &None);
@@ -765,10 +762,7 @@ proptest! {
             .into_iter()
             .map(|f| FrameSpec { len: f.len % 300, ..f })
             .collect();
-        let sender = match dec_role {
-            Role::Client => Role::Server,
-            Role::Server => Role::Client,
-        };
+        let sender = peer_of(dec_role);
         let mut wire = encode_stream(sender, &[key], &frames).to_vec();
         wire.extend_from_slice(&garbage);
         let mut cfg = DecoderConfig::new(dec_role);

@@ -789,6 +789,12 @@ pub fn ours(stream: &[u8]) -> (Vec<reference::Message>, Option<u16>) {
     let mut buf = BytesMut::from(stream);
     let verdict = conn.handle_input(Instant::now(), &mut buf).err();
     let mut messages = Vec::new();
+    take_messages(&mut conn, &mut messages);
+    (messages, verdict.map(|e| e.close_code().as_u16()))
+}
+
+/// Appends the data messages among `conn`'s events to `messages`.
+fn take_messages(conn: &mut Connection, messages: &mut Vec<reference::Message>) {
     while let Some(e) = conn.poll_event() {
         match e {
             Event::Text(t) => messages.push(reference::Message::Text(t.to_string())),
@@ -796,7 +802,6 @@ pub fn ours(stream: &[u8]) -> (Vec<reference::Message>, Option<u16>) {
             _ => {}
         }
     }
-    (messages, verdict.map(|e| e.close_code().as_u16()))
 }
 
 /// An in-memory stream for tungstenite: reads from the input, swallows writes.
@@ -842,9 +847,6 @@ pub fn theirs(stream: &[u8]) -> (Vec<reference::Message>, Option<String>) {
     (messages, None)
 }
 
-/// `differential`: a client byte stream into our server, into tungstenite's, and into the
-/// RFC reference. Ours must match the reference exactly (messages, and failing with one of
-/// its codes); tungstenite must deliver the same messages wherever both accept.
 /// [`ours`], with `stream` handed to `Connection::handle_read` in reads of `read` bytes.
 pub fn ours_by_read(stream: &[u8], read: usize) -> (Vec<reference::Message>, Option<u16>) {
     let mut conn = Connection::new(Role::Server, Config::default(), Instant::now());
@@ -856,17 +858,14 @@ pub fn ours_by_read(stream: &[u8], read: usize) -> (Vec<reference::Message>, Opt
             assert!(verdict.is_none(), "two errors");
             verdict = Some(e.close_code().as_u16());
         }
-        while let Some(e) = conn.poll_event() {
-            match e {
-                Event::Text(t) => messages.push(reference::Message::Text(t.to_string())),
-                Event::Binary(b) => messages.push(reference::Message::Binary(b.to_vec())),
-                _ => {}
-            }
-        }
+        take_messages(&mut conn, &mut messages);
     }
     (messages, verdict)
 }
 
+/// `differential`: a client byte stream into our server, into tungstenite's, and into the
+/// RFC reference. Ours must match the reference exactly (messages, and failing with one of
+/// its codes); tungstenite must deliver the same messages wherever both accept.
 pub fn check_differential(data: &[u8]) {
     let reading = reference::server_reads(data);
     let stream = &data[..reading.end];

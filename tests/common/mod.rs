@@ -213,11 +213,16 @@ pub fn fragments_to(role: Role, opcode: OpCode, pieces: &[&[u8]]) -> Vec<u8> {
     wire
 }
 
-pub fn frame_rsv_to(role: Role, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    let peer = match role {
+/// The other side of a connection of `role`.
+pub fn peer_of(role: Role) -> Role {
+    match role {
         Role::Server => Role::Client,
         Role::Client => Role::Server,
-    };
+    }
+}
+
+pub fn frame_rsv_to(role: Role, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let peer = peer_of(role);
     let mut enc = FrameEncoder::with_mask_keys(peer, Box::new(|| [0x37, 0xfa, 0x21, 0x3d]));
     let mut out = BytesMut::new();
     enc.encode(&mut out, fin, rsv, opcode, payload);
@@ -227,10 +232,7 @@ pub fn frame_rsv_to(role: Role, fin: bool, rsv: u8, opcode: OpCode, payload: &[u
 /// Decodes everything a connection of `role` wrote, as the peer would see it:
 /// (fin, opcode, payload) per frame.
 pub fn frames_from(role: Role, wire: &[u8]) -> Vec<(bool, u8, OpCode, Bytes)> {
-    let peer = match role {
-        Role::Server => Role::Client,
-        Role::Client => Role::Server,
-    };
+    let peer = peer_of(role);
     let mut dec = rfc6455::frame::FrameDecoder::new(rfc6455::frame::DecoderConfig {
         allowed_rsv: 0b111,
         max_frame_size: u64::MAX >> 1,
