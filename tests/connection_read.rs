@@ -118,8 +118,9 @@ fn allocation_end(buf: &BytesMut) -> usize {
     arena(buf).end
 }
 
-// With a message in progress, complete fragments in a read go into the message without
-// passing through the input buffer: a buffer with room for one fragment never grows.
+// FR-20, SEC-12: with a message in progress, complete fragments in a read go into the
+// message without passing through the input buffer: a buffer with room for one fragment never
+// grows.
 #[test]
 fn complete_fragments_do_not_pass_through_the_input_buffer() {
     let role = Role::Server;
@@ -138,10 +139,10 @@ fn complete_fragments_do_not_pass_through_the_input_buffer() {
     assert_eq!(allocation_end(&input), end, "the input buffer grew");
 }
 
-// A read that ends inside a frame leaves the rest in the input buffer; the next read
-// completes that frame with just the bytes it lacks, and the frames after it are taken from
-// the read, control frames between them one at a time (FR-17): a buffer with room for one
-// fragment never grows, though each read is larger.
+// FR-02, SEC-12: a read that ends inside a frame leaves the rest in the input buffer; the
+// next read completes that frame with just the bytes it lacks, and the frames after it are
+// taken from the read, control frames between them one at a time (FR-17): a buffer with room
+// for one fragment never grows, though each read is larger.
 #[test]
 fn a_frame_split_across_reads_is_completed_before_the_rest_is_taken() {
     let role = Role::Server;
@@ -180,10 +181,10 @@ fn a_frame_split_across_reads_is_completed_before_the_rest_is_taken() {
     assert_only_pong(role, &out.wire, b"between");
 }
 
-// In streaming mode fragments are delivered as chunks, never reassembled from the read:
-// reads that end exactly at frame boundaries (the case where `handle_read` would take
-// fragments straight from the read in whole-message mode) give the chunks `handle_input`
-// gives.
+// FR-02, FR-20: in streaming mode fragments are delivered as chunks, never reassembled from
+// the read: reads that end exactly at frame boundaries (the case where `handle_read` would
+// take fragments straight from the read in whole-message mode) give the chunks
+// `handle_input` gives.
 #[test]
 fn streaming_mode_reads_at_frame_boundaries_deliver_chunks() {
     let mut config = Config::default();
@@ -231,7 +232,8 @@ fn streaming_mode_reads_at_frame_boundaries_deliver_chunks() {
     }
 }
 
-// An empty read is not traffic: keepalive is not refreshed by it.
+// Keepalive (no checklist ID; the timer tests are in connection_timers.rs): an empty read is
+// not traffic, and does not refresh it.
 #[test]
 fn an_empty_read_does_not_refresh_keepalive() {
     let mut config = Config::default();
@@ -243,8 +245,9 @@ fn an_empty_read_does_not_refresh_keepalive() {
     assert_eq!(c.poll_timeout(), Some(t0() + Duration::from_secs(10)));
 }
 
-// A read that is exactly the header of a large frame leaves the input buffer empty (the
-// header is taken from the read), and still counts as traffic for keepalive.
+// Keepalive, FR-09: a read that is exactly the header of a large frame leaves the input
+// buffer empty (the header is taken from the read), and still counts as traffic for keepalive;
+// the payload that follows arrives unmasked.
 #[test]
 fn a_read_of_only_a_header_refreshes_keepalive() {
     let role = Role::Server;
@@ -304,9 +307,10 @@ fn nothing_is_read_after_the_close_or_a_failure() {
     assert!(matches!(events[..], [Event::Closed(_)]), "{events:?}");
 }
 
-// `extend_from_read` takes the header of a masked frame of at least 4 KiB from a read that
-// starts it while the buffer is empty (its payload then arrives unmasked); a smaller frame's
-// header, an unmasked frame's, or one that finds the buffer in use, is appended as it is.
+// FR-02, FR-09: `extend_from_read` takes the header of a masked frame of at least 4 KiB from
+// a read that starts it while the buffer is empty (its payload then arrives unmasked); a
+// smaller frame's header, an unmasked frame's, or one that finds the buffer in use, is
+// appended as it is.
 #[test]
 fn extend_from_read_takes_only_a_large_masked_frames_header() {
     let server = DecoderConfig::new(Role::Server);
