@@ -12,6 +12,7 @@ use crate::connection::queue::{Bounds, EventQueue, RUN_MAX};
 use crate::extensions::Extension;
 use crate::frame::{
     FrameDecoder, FrameHeader, Lent, OpCode, ProtocolError, apply_mask, copy_masked,
+    extend_unmasked_reused, prefetch_read,
 };
 use crate::utf8::{InvalidUtf8, Utf8Bytes, Utf8Validator};
 
@@ -247,7 +248,7 @@ impl TextRun {
         end: usize,
         key: Option<[u8; 4]>,
         events: &mut EventQueue,
-    ) -> Result<(), ProtocolError> {
+    ) -> Result<(), InvalidUtf8> {
         if self.count == TEXT_RUN_MAX || (self.count > 0 && end - self.start > SLAB_SIZE) {
             self.flush(buf, events)?;
         }
@@ -263,6 +264,41 @@ impl TextRun {
         self.bounds[self.count] = ((at - self.start) as u16, (end - self.start) as u16);
         self.count += 1;
         self.end = end;
+        Ok(())
+    }
+
+    /// [`push`](Self::push) for a payload that is not to be written: `payload` is copied to
+    /// the end of `stage` (unmasked with `key`, from phase 0), which holds the run: the first
+    /// payload at its front, one ASCII space between two payloads (see above).
+    #[inline(always)]
+    fn push_copied(
+        &mut self,
+        stage: &mut BytesMut,
+        payload: &[u8],
+        key: Option<[u8; 4]>,
+        events: &mut EventQueue,
+    ) -> Result<(), InvalidUtf8> {
+        if self.count == TEXT_RUN_MAX
+            || (self.count > 0 && stage.len() + 1 + payload.len() > SLAB_SIZE)
+        {
+            self.flush(stage, events)?;
+            stage.clear();
+        }
+        if self.count == 0 {
+            self.start = 0;
+        } else {
+            stage.extend_from_slice(b" ");
+        }
+        let at = stage.len();
+        match key {
+            Some(key) => extend_unmasked_reused(stage, payload, key, 0),
+            None => stage.extend_from_slice(payload),
+        }
+        // Both within the stage, which holds at most `SLAB_SIZE` bytes while the run has
+        // more than one payload (and a lone payload is under `SLAB_SIZE`).
+        self.bounds[self.count] = (at as u16, stage.len() as u16);
+        self.count += 1;
+        self.end = stage.len();
         Ok(())
     }
 
@@ -299,6 +335,111 @@ impl TextRun {
             }
         }
         Ok(())
+    }
+}
+
+/// Where [`Receiver::small_run`] takes its frames from, and where it unmasks and validates a
+/// run of text payloads.
+trait SmallSource {
+    /// The frames, from the front.
+    fn frames(&self) -> &[u8];
+
+    /// Adds the text payload at `frames()[at..end]` to `run`.
+    fn push_text(
+        &mut self,
+        run: &mut TextRun,
+        at: usize,
+        end: usize,
+        key: Option<[u8; 4]>,
+        events: &mut EventQueue,
+    ) -> Result<(), InvalidUtf8>;
+
+    /// Validates `run` and queues its messages (see [`TextRun::flush`]).
+    fn flush_texts(
+        &mut self,
+        run: &mut TextRun,
+        events: &mut EventQueue,
+    ) -> Result<(), InvalidUtf8>;
+
+    /// Told that the frame at `frames()[pos..end]` is being taken.
+    fn taking(&self, pos: usize, end: usize);
+}
+
+/// The caller's input buffer: text payloads are unmasked where they lie.
+struct InPlace<'a>(&'a mut BytesMut);
+
+impl SmallSource for InPlace<'_> {
+    #[inline(always)]
+    fn frames(&self) -> &[u8] {
+        self.0
+    }
+
+    #[inline(always)]
+    fn push_text(
+        &mut self,
+        run: &mut TextRun,
+        at: usize,
+        end: usize,
+        key: Option<[u8; 4]>,
+        events: &mut EventQueue,
+    ) -> Result<(), InvalidUtf8> {
+        run.push(self.0, at, end, key, events)
+    }
+
+    #[inline(always)]
+    fn flush_texts(
+        &mut self,
+        run: &mut TextRun,
+        events: &mut EventQueue,
+    ) -> Result<(), InvalidUtf8> {
+        run.flush(self.0, events)
+    }
+
+    /// The input is usually where the caller just wrote it, in the cache.
+    #[inline(always)]
+    fn taking(&self, _: usize, _: usize) {}
+}
+
+/// A read that is not to be written: text payloads are unmasked into a stage (the caller's
+/// input buffer while it is empty).
+struct Staged<'a> {
+    read: &'a [u8],
+    stage: &'a mut BytesMut,
+}
+
+impl SmallSource for Staged<'_> {
+    #[inline(always)]
+    fn frames(&self) -> &[u8] {
+        self.read
+    }
+
+    #[inline(always)]
+    fn push_text(
+        &mut self,
+        run: &mut TextRun,
+        at: usize,
+        end: usize,
+        key: Option<[u8; 4]>,
+        events: &mut EventQueue,
+    ) -> Result<(), InvalidUtf8> {
+        run.push_copied(self.stage, &self.read[at..end], key, events)
+    }
+
+    #[inline(always)]
+    fn flush_texts(
+        &mut self,
+        run: &mut TextRun,
+        events: &mut EventQueue,
+    ) -> Result<(), InvalidUtf8> {
+        run.flush(self.stage, events)?;
+        self.stage.clear();
+        Ok(())
+    }
+
+    /// The read may be in memory, not in the cache: its lines further on are asked for.
+    #[inline(always)]
+    fn taking(&self, pos: usize, end: usize) {
+        prefetch_read(self.read, pos, end);
     }
 }
 
@@ -460,22 +601,55 @@ impl Receiver {
         events: &mut EventQueue,
         max_message_size: u64,
     ) -> Result<(), ProtocolError> {
+        let taken = self.small_run(&mut InPlace(buf), slab, events, max_message_size)?;
+        buf.advance(taken);
+        Ok(())
+    }
+
+    /// [`small_messages`](Self::small_messages) for the frames at the front of `read`, bytes
+    /// from the peer that never entered the caller's buffer: returns how many bytes of `read`
+    /// it took. Text payloads are unmasked into `stage` (which must be empty, and is left
+    /// empty unless this fails), validated there and copied out, as `small_messages` does
+    /// in place; binary payloads are copied straight into their slab, unmasked on the way.
+    pub(crate) fn small_messages_from_read(
+        &mut self,
+        read: &[u8],
+        stage: &mut BytesMut,
+        slab: &mut Slab,
+        events: &mut EventQueue,
+        max_message_size: u64,
+    ) -> Result<usize, ProtocolError> {
+        debug_assert!(stage.is_empty(), "the text stage starts empty");
+        self.small_run(&mut Staged { read, stage }, slab, events, max_message_size)
+    }
+
+    /// The loop of [`small_messages`](Self::small_messages) over the frames of `src`: returns
+    /// how many bytes of them it took.
+    #[inline(always)]
+    fn small_run<S: SmallSource>(
+        &mut self,
+        src: &mut S,
+        slab: &mut Slab,
+        events: &mut EventQueue,
+        max_message_size: u64,
+    ) -> Result<usize, ProtocolError> {
         if self.message.is_some() || self.mode != ReceiveMode::Whole || !self.decoder.is_idle() {
-            return Ok(());
+            return Ok(0);
         }
         let config = self.decoder.config();
         let max_len = (SMALL_PAYLOAD_MAX as u64)
             .min(config.max_frame_size)
             .min(max_message_size) as usize;
         let expect_masked = config.expect_masked;
-        let Some(mut frame) = SmallFrame::parse(buf, expect_masked, max_len) else {
-            return Ok(());
+        let frames = src.frames();
+        let Some(mut frame) = SmallFrame::parse(frames, expect_masked, max_len) else {
+            return Ok(0);
         };
         // With a second small message behind the first, room at once for as many as the input
         // holds frames of the first one's size (a lone one before a large frame reserves none).
         let first = frame.header_len + frame.len;
-        if SmallFrame::parse(&buf[first..], expect_masked, max_len).is_some() {
-            events.reserve_ready(buf.len() / first);
+        if SmallFrame::parse(&frames[first..], expect_masked, max_len).is_some() {
+            events.reserve_ready(frames.len() / first);
         }
         let mut pos = 0;
         let mut texts = TextRun::default();
@@ -483,25 +657,26 @@ impl Receiver {
         loop {
             let at = pos + frame.header_len;
             let end = at + frame.len;
+            src.taking(pos, end);
             // Events keep the order of the messages: a run is queued before anything else.
             if frame.text {
                 binaries.flush(events);
-                texts.push(buf, at, end, frame.key, events)?;
+                src.push_text(&mut texts, at, end, frame.key, events)?;
             } else {
-                texts.flush(buf, events)?;
-                binaries.push(&buf[at..end], frame.key, buf.len() - pos, events);
+                src.flush_texts(&mut texts, events)?;
+                let frames = src.frames();
+                binaries.push(&frames[at..end], frame.key, frames.len() - pos, events);
             }
             pos = end;
-            match SmallFrame::parse(&buf[pos..], expect_masked, max_len) {
+            match SmallFrame::parse(&src.frames()[pos..], expect_masked, max_len) {
                 Some(next) => frame = next,
                 None => break,
             }
         }
         binaries.flush(events);
         slab.free = binaries.free;
-        texts.flush(buf, events)?;
-        buf.advance(pos);
-        Ok(())
+        src.flush_texts(&mut texts, events)?;
+        Ok(pos)
     }
 
     /// [`check_header`](Self::check_header) for the frame in progress, unless done already.

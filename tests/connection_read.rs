@@ -358,6 +358,111 @@ fn extend_from_read_takes_only_a_large_masked_frames_header() {
     assert_eq!(&buf[..], &frame[..100]);
 }
 
+/// `n` small messages as the peer of `role` sends them: texts of 1-4 byte characters and
+/// binaries of 0 to `max` bytes (from `rng`), and the events they should give.
+fn small_messages(role: Role, rng: &mut Rng, n: usize, max: usize) -> (Vec<u8>, Vec<Event>) {
+    const CHARS: [&str; 4] = ["a", "\u{e9}", "\u{20ac}", "\u{1f600}"];
+    let mut wire = Vec::new();
+    let mut events = Vec::new();
+    for i in 0..n {
+        let len = rng.below(max + 1);
+        if rng.below(2) == 0 {
+            let mut text = String::new();
+            while text.len() + 4 <= len {
+                text.push_str(CHARS[rng.below(4)]);
+            }
+            wire.extend(frame_to(role, true, OpCode::Text, text.as_bytes()));
+            events.push(Event::Text(text.into()));
+        } else {
+            let payload = pattern(len, i);
+            wire.extend(frame_to(role, true, OpCode::Binary, &payload));
+            events.push(Event::Binary(payload.into()));
+        }
+    }
+    (wire, events)
+}
+
+// FR-02, FR-23: runs of small messages taken straight from the read, longer than a run holds
+// (32 texts, 4 KiB), texts and binaries alternating, come out in order, and the input buffer,
+// where their texts are unmasked and validated, is left empty and small.
+#[test]
+fn small_messages_taken_from_the_read_come_out_in_order() {
+    for role in ROLES {
+        for max in [20, 300, 2000] {
+            let (wire, want) = small_messages(role, &mut Rng::new(max as u64), 200, max);
+            let mut c = conn(role, Config::default());
+            let mut input = BytesMut::new();
+            c.handle_read(t0(), &mut input, &wire).unwrap();
+            assert!(input.is_empty(), "{role:?} {max}: the stage is emptied");
+            assert!(
+                input.capacity() <= 8 << 10,
+                "{role:?} {max}: {}",
+                input.capacity()
+            );
+            let mut out = Outcome::default();
+            drain(&mut c, &mut out);
+            assert_eq!(out.events, want, "{role:?} {max}");
+            assert!(out.wire.is_empty());
+            // And in every split, by every method.
+            assert_eq!(
+                feed_all_splits(role, &Config::default(), &wire).events,
+                want
+            );
+        }
+    }
+}
+
+// FR-23, FR-26: texts of a run from the read are validated together but judged each on its
+// own: a message ending in a cut-off character followed by one starting with the rest of it
+// (valid joined, invalid apart) fails with 1007, and neither is delivered.
+#[test]
+fn a_character_split_across_two_small_texts_in_the_read_fails() {
+    for role in ROLES {
+        let mut wire = frame_to(role, true, OpCode::Text, b"ok");
+        wire.extend(frame_to(role, true, OpCode::Text, b"a\xe2\x82"));
+        wire.extend(frame_to(role, true, OpCode::Text, b"\xac b"));
+        let out = feed(role, &wire);
+        assert_eq!(out.events[0], Event::Text("ok".into()), "{role:?}");
+        assert!(
+            !out.events
+                .iter()
+                .any(|e| matches!(e, Event::Text(t) if t.as_str() != "ok")),
+            "{role:?}: {:?}",
+            out.events
+        );
+        assert_eq!(close_code_on_wire(role, &out.wire), Some(1007), "{role:?}");
+        assert!(
+            matches!(out.error, Some(ProtocolError::InvalidUtf8)),
+            "{role:?}"
+        );
+    }
+}
+
+// FR-23, FR-25, CL-14: an invalid text in the middle of a run from the read: the messages
+// before it are delivered, the connection fails with 1007, and nothing after it is.
+#[test]
+fn an_invalid_small_text_in_the_read_ends_the_run_after_the_ones_before() {
+    for role in ROLES {
+        let (mut wire, want) = small_messages(role, &mut Rng::new(7), 40, 200);
+        wire.extend(frame_to(role, true, OpCode::Text, b"bad \xff here"));
+        let (after, _) = small_messages(role, &mut Rng::new(8), 10, 200);
+        wire.extend(after);
+        let mut c = conn(role, Config::default());
+        let mut input = BytesMut::new();
+        assert!(c.handle_read(t0(), &mut input, &wire).is_err());
+        assert!(input.is_empty());
+        let mut out = Outcome::default();
+        drain(&mut c, &mut out);
+        assert_eq!(close_code_on_wire(role, &out.wire), Some(1007), "{role:?}");
+        assert!(
+            matches!(out.events.pop(), Some(Event::Closed(_))),
+            "{role:?}"
+        );
+        assert_eq!(out.events, want, "{role:?}");
+        assert_eq!(feed(role, &wire).events.len(), 41, "{role:?}");
+    }
+}
+
 /// Every frame `decoder` yields from `wire` fed in `reads`, by `extend_from_read` or by
 /// `extend_from_slice`, with the error that ended it.
 fn decode_reads(
@@ -422,6 +527,34 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&fused, &plain);
         proptest::prop_assert_eq!(plain.0.len(), sizes.len());
         proptest::prop_assert_eq!(plain.1.is_some(), break_last);
+    }
+
+    // FR-02, FR-23: small texts and binaries, some texts broken at a random byte, in random
+    // reads (up to 9 000 bytes): the same outcome by `handle_read`, by `handle_input` and by
+    // the two mixed.
+    #[test]
+    fn small_messages_read_like_handle_input(
+        n in 1usize..120,
+        max in proptest::prop_oneof![0usize..40, 0usize..4200],
+        seed in proptest::prelude::any::<u64>(),
+        server in proptest::prelude::any::<bool>(),
+        breaks in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..2),
+    ) {
+        let role = if server { Role::Server } else { Role::Client };
+        let (wire, _) = small_messages(role, &mut Rng::new(seed), n, max);
+        // Any byte changed: the frames, and the UTF-8 of the texts, break anywhere.
+        let mut wire = wire;
+        for (at, byte) in breaks {
+            let at = at % wire.len();
+            wire[at] = byte;
+        }
+        let mut outcomes = Vec::new();
+        for via in VIAS {
+            let mut c = conn(role, Config::default());
+            outcomes.push(feed_conn_via(&mut c, &wire, Split::RandomLarge(seed), via, false));
+        }
+        proptest::prop_assert_eq!(&outcomes[1], &outcomes[0]);
+        proptest::prop_assert_eq!(&outcomes[2], &outcomes[0]);
     }
 
     // FR-02, FR-17, FR-20: messages of 1 KiB-ish fragments with pings between them and large

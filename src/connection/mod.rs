@@ -333,6 +333,10 @@ impl Connection {
     /// Use it when the bytes arrive in memory that is not `input`'s: decrypted TLS records
     /// (a `BufRead`'s `fill_buf`), a ring of buffers the kernel fills, a fuzzer's slice. What
     /// it saves:
+    /// - small whole messages (one frame of under 4 KiB) complete in `read` are taken from
+    ///   it: a binary payload is unmasked as it is copied into the message, and text payloads
+    ///   are unmasked into `input` (empty at that point, and emptied again), validated there
+    ///   and copied into the message, as `handle_input` does in `input`;
     /// - the payload of a large frame from a client is unmasked while it is copied into
     ///   `input`, one pass over it instead of a copy and then an unmask in place;
     /// - the fragments of a message are appended to the message straight from `read`,
@@ -341,8 +345,11 @@ impl Connection {
     ///   previous read left incomplete there is completed first, with just the bytes it
     ///   lacks).
     ///
-    /// A transport that can read straight into `input`'s spare capacity needs neither and
-    /// calls `handle_input`. Pass the same `input` every time, as with `handle_input`, and
+    /// The read's bytes are asked for (prefetched) a few KiB ahead of where they are being
+    /// consumed: a read that is not in the cache any more costs less.
+    ///
+    /// A transport that can read straight into `input`'s spare capacity needs none of this
+    /// and calls `handle_input`. Pass the same `input` every time, as with `handle_input`, and
     /// bound reads by [`read_hint`](Self::read_hint) to let large payloads leave without a
     /// copy. The two methods may be mixed.
     ///
@@ -390,11 +397,32 @@ impl Connection {
             // empty for `handle_input`.
             self.keepalive.received(now);
         }
+        // Whatever this call queues comes after a message held in place by the last one.
+        self.events.unlone();
+        let mut slab = Slab::default();
         while self.takes_input() && !read.is_empty() {
             // How much of `read` to hand to `handle_input` on its own next (0: the rest goes
             // the usual way).
             let alone = if input.is_empty() {
                 let max_message_size = self.config.limits.max_message_size;
+                // Small whole messages, with `input` as the stage for their texts. They come
+                // after a message held in place by `handle_input`.
+                self.events.unlone();
+                let small = self.receiver.small_messages_from_read(
+                    read,
+                    input,
+                    &mut slab,
+                    &mut self.events,
+                    max_message_size,
+                );
+                match small {
+                    Ok(0) => {}
+                    Ok(used) => {
+                        read = &read[used..];
+                        continue;
+                    }
+                    Err(err) => return self.failed(input, err),
+                }
                 let taken = self.receiver.fragments_from_read(
                     read,
                     extension_mut(&mut self.agreed),

@@ -11,9 +11,9 @@ pub use codec::{
 pub(crate) use codec::{Lent, encode_frame};
 pub use header::{FrameHeader, HeaderStatus, MAX_HEADER_LEN};
 pub use mask::apply_mask;
-pub(crate) use mask::copy_masked;
 #[doc(hidden)]
 pub use mask::{MaskFn, apply_mask_fallback, apply_mask_naive, mask_paths};
+pub(crate) use mask::{copy_masked, extend_unmasked_reused, prefetch_read};
 
 use crate::close::CloseCode;
 
