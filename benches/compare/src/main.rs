@@ -419,6 +419,8 @@ fn main() {
         println!("{rate:.0} echoes/s");
         return;
     }
+    let via_input = args.iter().any(|a| a == "--handle-input");
+    libs::VIA_INPUT.store(via_input, std::sync::atomic::Ordering::Relaxed);
     if args.get(1).map(String::as_str) == Some("profile") {
         let times = args.get(4).map_or(1, |t| t.parse().expect("a repeat count"));
         profile(&args[2], &args[3], times);
@@ -426,8 +428,6 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let null64k = args.iter().any(|a| a == "--null64k");
-    let via_input = args.iter().any(|a| a == "--handle-input");
-    libs::VIA_INPUT.store(via_input, std::sync::atomic::Ordering::Relaxed);
     let only: Option<&String> = args
         .iter()
         .enumerate()
