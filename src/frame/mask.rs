@@ -237,20 +237,32 @@ pub(crate) const READ_AHEAD: usize = 4096;
 /// needed. A hint only: nothing is read, and nothing happens off x86_64.
 #[inline(always)]
 pub(crate) fn prefetch_read(read: &[u8], from: usize, to: usize) {
-    const LINE: usize = 64;
-    let end = read.len().min(to.saturating_add(READ_AHEAD));
-    let start = from.saturating_add(READ_AHEAD);
-    if start >= end {
-        return;
-    }
-    // The first offset at or after `start` where a line begins.
-    let misalign = read.as_ptr().addr().wrapping_add(start) % LINE;
-    let mut at = start + (LINE - misalign) % LINE;
-    while at < end {
-        #[cfg(target_arch = "x86_64")]
+    #[cfg(target_arch = "x86_64")]
+    for at in ahead_lines(read.as_ptr().addr(), read.len(), from, to) {
         x86::prefetch_l2(&read[at]);
-        at += LINE;
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (read, from, to);
+}
+
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+/// The offsets that [`prefetch_read`] asks for, in a buffer at address `addr` of `len`
+/// bytes: those in `from + READ_AHEAD .. to + READ_AHEAD` (and under `len`) where a 64-byte
+/// cache line begins.
+#[inline(always)]
+fn ahead_lines(
+    addr: usize,
+    len: usize,
+    from: usize,
+    to: usize,
+) -> std::iter::StepBy<std::ops::Range<usize>> {
+    const LINE: usize = 64;
+    let end = len.min(to.saturating_add(READ_AHEAD));
+    let start = from.saturating_add(READ_AHEAD);
+    // The first offset at or after `start` where a line begins (past `end` when none is).
+    let misalign = addr.wrapping_add(start) % LINE;
+    let first = start.saturating_add((LINE - misalign) % LINE);
+    (first..end.max(first)).step_by(LINE)
 }
 
 /// The key as seen from a buffer that starts at `phase`.
@@ -602,6 +614,44 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // `prefetch_read` called frame by frame asks for every line of the read past the first
+    // READ_AHEAD bytes exactly once, and for nothing outside the read.
+    #[test]
+    fn read_ahead_asks_for_each_line_of_the_read_once() {
+        for addr in [0usize, 1, 37, 63, 64, 4096 + 5] {
+            for len in [
+                0usize,
+                1,
+                100,
+                READ_AHEAD,
+                READ_AHEAD + 1,
+                READ_AHEAD + 700,
+                20_000,
+            ] {
+                for frame in [1usize, 16, 22, 64, 130, 1000, 5000] {
+                    let mut asked = Vec::new();
+                    let mut pos = 0;
+                    while pos < len {
+                        let end = (pos + frame).min(len);
+                        asked.extend(ahead_lines(addr, len, pos, end));
+                        pos = end;
+                    }
+                    let want: Vec<usize> = (READ_AHEAD..len)
+                        .filter(|at| (addr + at) % 64 == 0)
+                        .collect();
+                    assert_eq!(asked, want, "addr {addr} len {len} frame {frame}");
+                }
+            }
+        }
+        // Bounds far past the read (a huge `to`) ask for nothing beyond it.
+        assert!(
+            ahead_lines(0, 10, usize::MAX - 1, usize::MAX)
+                .next()
+                .is_none()
+        );
+        assert!(ahead_lines(3, 5000, 0, usize::MAX).all(|at| at < 5000));
+    }
 
     // FR-09: the RFC example unmasked whole and in chunks of 2 + 2 + 1.
     #[test]
