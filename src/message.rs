@@ -216,7 +216,9 @@ const TEXT_RUN_MAX: usize = 32;
 /// copied into one shared `str` (at most [`SLAB_SIZE`] bytes, as binary slabs).
 ///
 /// Each payload is unmasked where it lies, and the frame header between two payloads is
-/// overwritten with ASCII spaces (the bytes are consumed anyway). The span from the first
+/// overwritten with ASCII spaces (the bytes are consumed anyway); from a read that is not to
+/// be written, each payload is unmasked into a stage instead, one space after the one before
+/// ([`push_copied`](Self::push_copied)). The span from the first
 /// payload to the last is then valid UTF-8 exactly when every payload is: no character can
 /// run on across an ASCII byte, so a valid span breaks into valid payloads, and valid
 /// payloads joined by ASCII are valid. One validation and one allocation serve the whole run,
