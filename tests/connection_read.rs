@@ -412,57 +412,6 @@ fn small_messages_taken_from_the_read_come_out_in_order() {
     }
 }
 
-// FR-23, FR-26: texts of a run from the read are validated together but judged each on its
-// own: a message ending in a cut-off character followed by one starting with the rest of it
-// (valid joined, invalid apart) fails with 1007, and neither is delivered.
-#[test]
-fn a_character_split_across_two_small_texts_in_the_read_fails() {
-    for role in ROLES {
-        let mut wire = frame_to(role, true, OpCode::Text, b"ok");
-        wire.extend(frame_to(role, true, OpCode::Text, b"a\xe2\x82"));
-        wire.extend(frame_to(role, true, OpCode::Text, b"\xac b"));
-        let out = feed(role, &wire);
-        assert_eq!(out.events[0], Event::Text("ok".into()), "{role:?}");
-        assert!(
-            !out.events
-                .iter()
-                .any(|e| matches!(e, Event::Text(t) if t.as_str() != "ok")),
-            "{role:?}: {:?}",
-            out.events
-        );
-        assert_eq!(close_code_on_wire(role, &out.wire), Some(1007), "{role:?}");
-        assert!(
-            matches!(out.error, Some(ProtocolError::InvalidUtf8)),
-            "{role:?}"
-        );
-    }
-}
-
-// FR-23, FR-25, CL-14: an invalid text in the middle of a run from the read: the messages
-// before it are delivered, the connection fails with 1007, and nothing after it is.
-#[test]
-fn an_invalid_small_text_in_the_read_ends_the_run_after_the_ones_before() {
-    for role in ROLES {
-        let (mut wire, want) = small_messages(role, &mut Rng::new(7), 40, 200);
-        wire.extend(frame_to(role, true, OpCode::Text, b"bad \xff here"));
-        let (after, _) = small_messages(role, &mut Rng::new(8), 10, 200);
-        wire.extend(after);
-        let mut c = conn(role, Config::default());
-        let mut input = BytesMut::new();
-        assert!(c.handle_read(t0(), &mut input, &wire).is_err());
-        assert!(input.is_empty());
-        let mut out = Outcome::default();
-        drain(&mut c, &mut out);
-        assert_eq!(close_code_on_wire(role, &out.wire), Some(1007), "{role:?}");
-        assert!(
-            matches!(out.events.pop(), Some(Event::Closed(_))),
-            "{role:?}"
-        );
-        assert_eq!(out.events, want, "{role:?}");
-        assert_eq!(feed(role, &wire).events.len(), 41, "{role:?}");
-    }
-}
-
 /// Every frame `decoder` yields from `wire` fed in `reads`, by `extend_from_read` or by
 /// `extend_from_slice`, with the error that ended it.
 fn decode_reads(
