@@ -384,7 +384,8 @@ fn small_messages(role: Role, rng: &mut Rng, n: usize, max: usize) -> (Vec<u8>, 
 
 // FR-02, FR-23: runs of small messages taken straight from the read, longer than a run holds
 // (32 texts, 4 KiB), texts and binaries alternating, come out in order, and the input buffer,
-// where their texts are unmasked and validated, is left empty and small.
+// where their texts are unmasked and validated, is left empty and small; binaries alone
+// leave it untouched.
 #[test]
 fn small_messages_taken_from_the_read_come_out_in_order() {
     for role in ROLES {
@@ -409,6 +410,19 @@ fn small_messages_taken_from_the_read_come_out_in_order() {
                 want
             );
         }
+        // Small binaries alone never touch the input buffer: each is copied from the read
+        // straight into its slab.
+        let wire: Vec<u8> = (0..100)
+            .flat_map(|i| frame_to(role, true, OpCode::Binary, &pattern(i * 3, i)))
+            .collect();
+        let mut c = conn(role, Config::default());
+        let mut input = BytesMut::with_capacity(64);
+        let before = arena(&input);
+        c.handle_read(t0(), &mut input, &wire).unwrap();
+        assert_eq!(arena(&input), before, "{role:?}: the input buffer was used");
+        let mut out = Outcome::default();
+        drain(&mut c, &mut out);
+        assert_eq!(out.events.len(), 100, "{role:?}");
     }
 }
 
