@@ -209,3 +209,27 @@ fn small_text_messages_share_copies_of_at_most_4_kib() {
         );
     }
 }
+
+// SEC-12 (bounded memory), at the line: by `handle_read`, two texts that fill 4 KiB exactly
+// with the byte between them share one copy, and one byte more does not.
+#[test]
+fn a_run_from_the_read_holds_exactly_4_kib() {
+    for role in [Role::Server, Role::Client] {
+        for (second, shared) in [(2048, true), (2049, false)] {
+            let (a, b) = ("a".repeat(2047), "b".repeat(second));
+            let wire = text_frames(role, &[a.as_bytes(), b.as_bytes()]);
+            let mut c = conn(role, Config::default());
+            c.handle_read(t0(), &mut BytesMut::new(), &wire).unwrap();
+            let texts: Vec<_> = std::iter::from_fn(|| c.poll_event())
+                .map(|e| match e {
+                    Event::Text(t) => t,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(texts, [a.as_str(), b.as_str()], "{role:?}");
+            let end_of_a = texts[0].as_str().as_ptr() as usize + 2047;
+            let follows = texts[1].as_str().as_ptr() as usize == end_of_a + 1;
+            assert_eq!(follows, shared, "{role:?}: 2047 + 1 + {second} bytes");
+        }
+    }
+}
