@@ -2,7 +2,9 @@
 //!
 //! This is the one hot loop of the crate, and the one file where `unsafe` is allowed: calls
 //! into the AVX2 and AVX-512 builds of the loop, made only after the CPU was seen to support
-//! them, and the AVX-512 loads and stores.
+//! them, the AVX-512 loads and stores, and the prefetch hints (the destination's lines ahead
+//! of the fused loop's stores; a read's lines ahead of the loops that consume it, see
+//! [`prefetch_read`]).
 //!
 //! There is one loop, [`mask_blocks`], written in plain safe Rust. It is compiled twice:
 //!
