@@ -308,11 +308,66 @@ fn server_receive_large(c: &mut Criterion) {
     group.finish();
 }
 
+/// A server receives reads of small messages (64 texts of 1 KiB, 500 binaries of 125 B) that
+/// are in memory, not in the cache (one after another from 32 MiB of input), by each input
+/// method: `handle_read` with the read borrowed (small frames taken from it, its lines asked
+/// for ahead), and `handle_input` after the read is appended to the input buffer.
+fn server_receive_reads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("server_receive_read");
+    let now = Instant::now();
+    let text_1k: Vec<Vec<u8>> = (0..64).map(|_| mixed_text(1024)).collect();
+    let binary_125: Vec<Vec<u8>> = (0..500).map(|i| vec![i as u8; 125]).collect();
+    let cases = [
+        ("text_1KiB_x64", client_frames(OpCode::Text, &text_1k), 64),
+        (
+            "binary_125B_x500",
+            client_frames(OpCode::Binary, &binary_125),
+            500,
+        ),
+    ];
+    for (name, read, messages) in cases {
+        let copies = (32 << 20) / read.len();
+        let wire = read.repeat(copies);
+        for by_read in [true, false] {
+            let mut conn = Connection::new(Role::Server, Config::default(), now);
+            let mut buf = BytesMut::with_capacity(read.len());
+            let mut next = 0;
+            group.throughput(Throughput::Bytes(read.len() as u64));
+            let method = if by_read {
+                "handle_read"
+            } else {
+                "handle_input"
+            };
+            group.bench_function(format!("{name}/{method}"), |b| {
+                b.iter(|| {
+                    let start = next * read.len();
+                    next = (next + 1) % copies;
+                    let this = &wire[start..start + read.len()];
+                    if by_read {
+                        conn.handle_read(now, &mut buf, this).unwrap();
+                    } else {
+                        buf.extend_from_slice(this);
+                        conn.handle_input(now, &mut buf).unwrap();
+                    }
+                    let mut got = 0;
+                    while let Some(event) = conn.poll_event() {
+                        black_box(event);
+                        got += 1;
+                    }
+                    assert_eq!(got, messages);
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     round_trip,
     server_send,
     server_receive,
-    server_receive_large
+    server_receive_large,
+    server_receive_reads
 );
 criterion_main!(benches);
