@@ -397,8 +397,6 @@ impl Connection {
             // empty for `handle_input`.
             self.keepalive.received(now);
         }
-        // Whatever this call queues comes after a message held in place by the last one.
-        self.events.unlone();
         let mut slab = Slab::default();
         while self.takes_input() && !read.is_empty() {
             // How much of `read` to hand to `handle_input` on its own next (0: the rest goes

@@ -247,10 +247,10 @@ pub(crate) fn prefetch_read(read: &[u8], from: usize, to: usize) {
     let _ = (read, from, to);
 }
 
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 /// The offsets that [`prefetch_read`] asks for, in a buffer at address `addr` of `len`
 /// bytes: those in `from + READ_AHEAD .. to + READ_AHEAD` (and under `len`) where a 64-byte
 /// cache line begins.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn ahead_lines(
     addr: usize,
