@@ -69,7 +69,7 @@ pub fn decode<F: FnMut(&[u8])>(
                 // the peers do internally: a large payload then arrives in place and leaves
                 // without a copy.
                 let hint = usize::try_from(conn.read_hint(&buf)).unwrap_or(usize::MAX);
-                let want = if hint == 0 { crate::mem::READ_SIZE } else { hint };
+                let want = if hint == 0 { crate::mem::read_max() } else { hint };
                 buf.reserve(want.min(1 << 20));
                 let read = stream.next_read_max(want);
                 assert!(!read.is_empty(), "input ended after {got} messages");
@@ -140,7 +140,7 @@ pub fn null_decode_64k<F: FnMut(&[u8])>(input: &[u8], messages: usize, mut f: F)
     let mut got = 0;
     let mut need: usize = 0; // bytes still missing of the frame in progress
     while got < messages {
-        let want = if need == 0 { crate::mem::READ_SIZE } else { need };
+        let want = if need == 0 { crate::mem::read_max() } else { need };
         buf.reserve(want.min(1 << 20));
         let read = stream.next_read_max(want);
         assert!(!read.is_empty(), "input ended after {got} messages");

@@ -5,7 +5,8 @@
 //! Run: `cargo run --release --manifest-path benches/compare/Cargo.toml [-- [--quick | --reps N] [row]]`
 //! (61 repetitions per row by default, 5 with `--quick`; the echo row runs 5, or 3).
 //! Our decode driver hands each read to `Connection::handle_read`; with `--handle-input` it
-//! appends it to a `BytesMut` and calls `handle_input` instead.
+//! appends it to a `BytesMut` and calls `handle_input` instead. `--read-size N` bounds every
+//! library's reads to N bytes (64 KiB by default).
 
 mod clock;
 mod echo;
@@ -419,6 +420,11 @@ fn main() {
         println!("{rate:.0} echoes/s");
         return;
     }
+    if let Some(at) = args.iter().position(|a| a == "--read-size") {
+        let n: usize = args.get(at + 1).and_then(|n| n.parse().ok()).expect("--read-size N");
+        assert!((1..=mem::READ_SIZE).contains(&n), "--read-size: 1 to {}", mem::READ_SIZE);
+        mem::READ_MAX.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
     let via_input = args.iter().any(|a| a == "--handle-input");
     libs::VIA_INPUT.store(via_input, std::sync::atomic::Ordering::Relaxed);
     if args.get(1).map(String::as_str) == Some("profile") {
@@ -432,7 +438,7 @@ fn main() {
         .iter()
         .enumerate()
         .skip(1)
-        .find(|(i, a)| !a.starts_with("--") && args[i - 1] != "--reps")
+        .find(|(i, a)| !a.starts_with("--") && args[i - 1] != "--reps" && args[i - 1] != "--read-size")
         .map(|(_, a)| a);
     let reps = match args.iter().position(|a| a == "--reps") {
         Some(at) => args.get(at + 1).and_then(|n| n.parse().ok()).expect("--reps takes a count"),
@@ -503,6 +509,9 @@ fn main() {
             "each read, borrowed from the input, given to `handle_read` (the peers copy it into their buffers through Read/AsyncRead); --handle-input for the other way"
         }
     );
+    if mem::read_max() != mem::READ_SIZE {
+        println!("- decode reads of at most {} bytes for every library (--read-size)", mem::read_max());
+    }
     println!(
         "- {reps} repetitions per row (echo: fewer), libraries rotated within each; medians, and the middle half of the per-repetition ratios. Total {:.0} s.",
         started.elapsed().as_secs_f64()

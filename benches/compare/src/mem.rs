@@ -7,8 +7,18 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::task::{Context, Poll};
 
-/// Every transport read hands out at most this much, as a socket read into a 64 KiB buffer.
+/// Every transport read hands out at most this much by default, as a socket read into a
+/// 64 KiB buffer.
 pub const READ_SIZE: usize = 64 * 1024;
+
+/// The most a read hands out in this run: [`READ_SIZE`], or `--read-size N` (at most
+/// [`READ_SIZE`]), e.g. 1500 for reads of one Ethernet frame's worth.
+pub static READ_MAX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(READ_SIZE);
+
+/// [`READ_MAX`]'s value.
+pub fn read_max() -> usize {
+    READ_MAX.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 thread_local! {
     /// Where writes are copied to, allocated once per thread.
@@ -47,7 +57,7 @@ impl<'a> MemStream<'a> {
 
     /// Copies the next read into `dst`.
     pub fn read_into(&mut self, dst: &mut [u8]) -> usize {
-        let n = dst.len().min(READ_SIZE).min(self.input.len());
+        let n = dst.len().min(read_max()).min(self.input.len());
         dst[..n].copy_from_slice(&self.input[..n]);
         self.input = &self.input[n..];
         n
@@ -55,12 +65,12 @@ impl<'a> MemStream<'a> {
 
     /// The next read, borrowed (for our driver, which appends it to its `BytesMut`).
     pub fn next_read(&mut self) -> &'a [u8] {
-        self.next_read_max(READ_SIZE)
+        self.next_read_max(read_max())
     }
 
     /// The next read, of at most `max` bytes.
     pub fn next_read_max(&mut self, max: usize) -> &'a [u8] {
-        let n = READ_SIZE.min(max).min(self.input.len());
+        let n = read_max().min(max).min(self.input.len());
         let (head, rest) = self.input.split_at(n);
         self.input = rest;
         head
@@ -109,7 +119,7 @@ impl tokio::io::AsyncRead for MemStream<'_> {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let n = buf.remaining().min(READ_SIZE).min(this.input.len());
+        let n = buf.remaining().min(read_max()).min(this.input.len());
         buf.put_slice(&this.input[..n]);
         this.input = &this.input[n..];
         Poll::Ready(Ok(()))
