@@ -283,12 +283,10 @@ impl TextRun {
         if self.count == TEXT_RUN_MAX
             || (self.count > 0 && stage.len() + 1 + payload.len() > SLAB_SIZE)
         {
-            self.flush(stage, events)?;
-            stage.clear();
+            self.flush_stage(stage, events)?;
         }
-        if self.count == 0 {
-            self.start = 0;
-        } else {
+        // The run starts at the stage's front: `start` stays 0.
+        if self.count > 0 {
             stage.extend_from_slice(b" ");
         }
         let at = stage.len();
@@ -301,6 +299,19 @@ impl TextRun {
         self.bounds[self.count] = (at as u16, stage.len() as u16);
         self.count += 1;
         self.end = stage.len();
+        Ok(())
+    }
+
+    /// [`flush`](Self::flush) for a run in `stage` ([`push_copied`](Self::push_copied)),
+    /// emptying the stage for the next run.
+    #[inline(always)]
+    fn flush_stage(
+        &mut self,
+        stage: &mut BytesMut,
+        events: &mut EventQueue,
+    ) -> Result<(), InvalidUtf8> {
+        self.flush(stage, events)?;
+        stage.clear();
         Ok(())
     }
 
@@ -395,11 +406,7 @@ impl SmallSource<'_> {
     ) -> Result<(), InvalidUtf8> {
         match self {
             Self::InPlace(buf) => run.flush(buf, events),
-            Self::Staged { stage, .. } => {
-                run.flush(stage, events)?;
-                stage.clear();
-                Ok(())
-            }
+            Self::Staged { stage, .. } => run.flush_stage(stage, events),
         }
     }
 

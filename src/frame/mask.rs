@@ -618,7 +618,8 @@ mod tests {
     use super::*;
 
     // `prefetch_read` called frame by frame asks for every line of the read past the first
-    // READ_AHEAD bytes exactly once, and for nothing outside the read.
+    // READ_AHEAD bytes exactly once, and for nothing outside the read. (No checklist ID: a
+    // performance hint, not a protocol rule.)
     #[test]
     fn read_ahead_asks_for_each_line_of_the_read_once() {
         for addr in [0usize, 1, 37, 63, 64, 4096 + 5] {
